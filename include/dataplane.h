@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The nftables dataplane: programs netpold's own table (default inet netpold)
+ * over netlink with libnftnl/libmnl, one atomic batch per reconcile, from the
+ * engine's compiled state and its change log. Adopts an existing table on
+ * start (diff, never flush), watches for foreign changes (drift) and repairs.
+ * Logs kernel errors once, naming the policy or pod that caused them.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine.h"
+
+enum deny_action {
+	DENY_DROP = 0,
+	DENY_REJECT, /* TCP RST / ICMP(v6) administratively prohibited */
+};
+
+struct dataplane_config {
+	const char *table;     /* "netpold" unless configured */
+	const char *node_name; /* pods with this spec.nodeName are local */
+	enum deny_action deny_action;
+};
+
+struct dataplane_stats {
+	uint64_t commits;       /* batches committed */
+	uint64_t last_batch_msgs; /* netlink messages in the last batch */
+	uint64_t last_batch_elems; /* set elements added + removed in the last batch */
+	uint64_t drift_repairs; /* foreign changes repaired */
+	uint64_t kernel_errors; /* failed batches */
+	uint64_t set_elements;  /* elements currently programmed */
+	double last_commit_seconds; /* wall time of the last commit (build + kernel) */
+	double last_kernel_seconds; /* of which waiting for the kernel's acks */
+};
+
+struct dataplane;
+
+/*
+ * Open netlink sockets (commit and monitor). Does not touch the kernel's
+ * ruleset yet. Returns 0 or -errno.
+ */
+int dataplane_new(const struct dataplane_config *cfg, struct dataplane **ret);
+/* Close sockets. Leaves the table in place (enforcement continues). Accepts NULL. */
+void dataplane_free(struct dataplane *dp);
+
+/*
+ * Bring the kernel in line with the engine. The first call (and any call
+ * after dataplane_mark_resync() or detected drift) reads the existing table,
+ * if any, and commits the difference to the full desired state; later calls
+ * drain the engine's change log and commit only the affected set elements
+ * and chains. One atomic batch per call; nothing is committed if nothing
+ * changed. Returns 0, or -errno when the batch failed (the kernel keeps the
+ * previous state; a full resync is scheduled).
+ */
+int dataplane_sync(struct dataplane *dp, struct engine *e);
+
+/* Force the next sync to be a full resync (after lost events). */
+void dataplane_mark_resync(struct dataplane *dp);
+
+/* The nftables monitor socket: poll for readability, then call dataplane_monitor_read(). */
+int dataplane_monitor_fd(const struct dataplane *dp);
+/*
+ * Read pending notifications. Returns 1 if a foreign change to our table was
+ * seen (the caller schedules a sync, which repairs it), 0 if none, -errno on
+ * error (ENOBUFS means events were lost: resync).
+ */
+int dataplane_monitor_read(struct dataplane *dp);
+
+void dataplane_get_stats(const struct dataplane *dp, struct dataplane_stats *ret);
+
+/* Remove our table (uninstall). Returns 0, or 0 as well when it does not exist. */
+int dataplane_cleanup(const char *table);
