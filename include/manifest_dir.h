@@ -27,8 +27,9 @@ const char *manifest_dir_path(const struct manifest_dir *md);
  * new or changed objects are applied, objects no longer present are deleted.
  * When two files define the same object, the later file in name order wins.
  * Rejected objects and unreadable files are reported through diag (which may
- * be NULL); a rejected object that was valid before is deleted from the
- * engine (fail closed: its stale rules do not linger). Returns the number of
+ * be NULL); an object that was valid before and is now rejected keeps its
+ * last valid version in the engine (a bad edit never opens what the previous
+ * version closed). Returns the number of
  * engine updates made (0: nothing changed), or -errno if the folder itself
  * cannot be read (the engine is then left untouched).
  */
