@@ -198,3 +198,18 @@ struct explanation {
  */
 bool engine_verdict(const struct engine *e, const struct endpoint *src, const struct endpoint *dst,
 		    enum proto proto, uint16_t port, struct explanation *ret);
+
+/*
+ * Service reachability. For each backend of svc (peer pods in svc's namespace
+ * matched by its equality selector; none when !has_selector) behind service
+ * port svc_port/proto, resolve the targetPort (numeric, or named through the
+ * backend's container ports with the same protocol; unresolved backends are
+ * skipped) and call cb(ud, backend, target_port). The caller then asks
+ * engine_verdict for the client -> backend:target_port connection. Returns
+ * the number of callbacks made, -ENOENT if svc has no such port, or the
+ * callback's negative value if it stopped the walk. Order: backend ns/name.
+ */
+int engine_service_backends(const struct engine *e, const struct service_obj *svc,
+			    uint16_t svc_port, enum proto proto,
+			    int (*cb)(void *ud, const struct pod_obj *backend, uint16_t target_port),
+			    void *ud);
