@@ -16,6 +16,7 @@
 #define DECODE_MAX_DOCUMENT_BYTES (16u * 1024 * 1024) /* one file / HTTP body */
 #define DECODE_MAX_DEPTH 64                         /* nesting of maps/lists */
 #define DECODE_MAX_OBJECTS 1000000                  /* items in one buffer */
+#define DECODE_MAX_NODES (2u * 1024 * 1024)        /* values (scalars, maps, lists) in one document */
 
 /* One rejected object, or a whole document that could not be parsed. */
 struct decode_diag {

@@ -56,6 +56,21 @@ int labels_set(struct labels *l, const char *key, const char *value);
 void labels_clear(struct labels *l);
 bool labels_equal(const struct labels *a, const struct labels *b);
 
+/*
+ * Kubernetes name syntax, as the API server validates it. Pure predicates.
+ * labels_key_valid: [prefix/]name, prefix a DNS subdomain, name 1-63 of
+ * [A-Za-z0-9-_.] beginning and ending alphanumeric. labels_value_valid: empty,
+ * or like a key's name part. port_name_valid: IANA_SVC_NAME (1-15 of [a-z0-9-],
+ * at least one letter, no leading, trailing or double '-'). dns_label_valid:
+ * RFC 1123 label (namespace names); dns_subdomain_valid: RFC 1123 subdomain
+ * of at most 253 bytes (object names).
+ */
+bool labels_key_valid(const char *s);
+bool labels_value_valid(const char *s);
+bool port_name_valid(const char *s);
+bool dns_label_valid(const char *s);
+bool dns_subdomain_valid(const char *s);
+
 enum selector_op {
 	SEL_OP_IN,
 	SEL_OP_NOT_IN,

@@ -253,3 +253,110 @@ const char *obj_kind_name(enum obj_kind k)
 	}
 	return "?";
 }
+
+static bool is_lower_alnum(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+}
+
+static bool is_alnum(char ch)
+{
+	return is_lower_alnum(ch) || (ch >= 'A' && ch <= 'Z');
+}
+
+/* [a-z0-9]([-a-z0-9]*[a-z0-9])? over exactly n bytes */
+static bool dns_label_n(const char *s, size_t n)
+{
+	if (n == 0 || n > 63 || !is_lower_alnum(s[0]) || !is_lower_alnum(s[n - 1]))
+		return false;
+	for (size_t i = 1; i + 1 < n; i++)
+		if (!is_lower_alnum(s[i]) && s[i] != '-')
+			return false;
+	return true;
+}
+
+static bool dns_subdomain_n(const char *s, size_t n)
+{
+	size_t start = 0;
+
+	if (n == 0 || n > MODEL_MAX_NAME_LEN)
+		return false;
+	for (size_t i = 0; i <= n; i++) {
+		if (i < n && s[i] != '.')
+			continue;
+		if (!dns_label_n(s + start, i - start))
+			return false;
+		start = i + 1;
+	}
+	return true;
+}
+
+/* ([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9] of at most 63 bytes, n >= 1 */
+static bool qualified_name_n(const char *s, size_t n)
+{
+	if (n == 0 || n > 63 || !is_alnum(s[0]) || !is_alnum(s[n - 1]))
+		return false;
+	for (size_t i = 1; i + 1 < n; i++)
+		if (!is_alnum(s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.')
+			return false;
+	return true;
+}
+
+bool labels_key_valid(const char *s)
+{
+	const char *slash;
+	size_t n;
+
+	if (!s)
+		return false;
+	n = strlen(s);
+	if (n > MODEL_MAX_LABEL_KEY_LEN)
+		return false;
+	slash = strchr(s, '/');
+	if (!slash)
+		return qualified_name_n(s, n);
+	return dns_subdomain_n(s, (size_t)(slash - s)) &&
+	       qualified_name_n(slash + 1, n - (size_t)(slash - s) - 1);
+}
+
+bool labels_value_valid(const char *s)
+{
+	size_t n;
+
+	if (!s)
+		return false;
+	n = strlen(s);
+	return n == 0 || qualified_name_n(s, n);
+}
+
+bool port_name_valid(const char *s)
+{
+	bool letter = false;
+	size_t n;
+
+	if (!s)
+		return false;
+	n = strlen(s);
+	if (n == 0 || n > 15 || s[0] == '-' || s[n - 1] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] >= 'a' && s[i] <= 'z')
+			letter = true;
+		else if (s[i] == '-') {
+			if (s[i + 1] == '-')
+				return false;
+		} else if (!(s[i] >= '0' && s[i] <= '9'))
+			return false;
+	}
+	return letter;
+}
+
+bool dns_label_valid(const char *s)
+{
+	return s && dns_label_n(s, strlen(s));
+}
+
+bool dns_subdomain_valid(const char *s)
+{
+	return s && dns_subdomain_n(s, strnlen(s, MODEL_MAX_NAME_LEN + 1));
+}

@@ -66,6 +66,10 @@ int cidr_parse(const char *s, struct cidr *ret)
 	r = ip_addr_parse(buf, &c.addr);
 	if (r < 0)
 		return r;
+	/* parse_int64 takes "-0" and long runs of zeros; a prefix length is 1-3 digits. */
+	n = strlen(slash + 1);
+	if (n == 0 || n > 3 || strspn(slash + 1, "0123456789") != n)
+		return -EINVAL;
 	r = parse_int64(slash + 1, 0, c.addr.family == AF_INET ? 32 : 128, &plen);
 	if (r < 0)
 		return -EINVAL;

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * netpold: enforces Kubernetes NetworkPolicy for the pods of one node with
+ * nftables. main() only parses the configuration, blocks the signals the
+ * loop serves through signalfd, and runs struct daemon; exit codes are in
+ * config.h and docs/daemon.md.
+ */
+#include <signal.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "dataplane.h"
+#include "log.h"
+
+int main(int argc, char **argv)
+{
+	struct daemon d = {0};
+	_cleanup_free_ char *err = NULL;
+	sigset_t mask;
+	int r;
+
+	r = config_load(&d.cfg, argc, argv, CONFIG_DEFAULT_FILE, &err);
+	if (r < 0) {
+		if (err)
+			log_error("%s", err);
+		else
+			log_error_errno(r, "cannot load the configuration");
+		if (r == -EINVAL)
+			fprintf(stderr, "Try 'netpold --help'.\n");
+		return EXIT_USAGE;
+	}
+	log_set_level(d.cfg.log_level);
+
+	switch (d.cfg.action) {
+	case CONFIG_HELP:
+		fputs(config_usage(), stdout);
+		config_clear(&d.cfg);
+		return EXIT_OK;
+	case CONFIG_VERSION:
+		printf("netpold %s\n", NETPOLD_VERSION);
+		config_clear(&d.cfg);
+		return EXIT_OK;
+	case CONFIG_CLEANUP:
+		r = dataplane_cleanup(d.cfg.table);
+		if (r < 0)
+			log_error_errno(r, "cannot remove table inet %s", d.cfg.table);
+		else
+			log_info("table inet %s removed", d.cfg.table);
+		config_clear(&d.cfg);
+		return r < 0 ? EXIT_RUNTIME : EXIT_OK;
+	case CONFIG_RUN:
+		break;
+	}
+
+	/* The loop reads these from a signalfd; block them before anything else exists. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0) {
+		log_error_errno(-errno, "sigprocmask failed");
+		config_clear(&d.cfg);
+		return EXIT_RUNTIME;
+	}
+	signal(SIGPIPE, SIG_IGN);
+
+	d.argc = argc;
+	d.argv = argv;
+	d.default_config_file = CONFIG_DEFAULT_FILE;
+	r = daemon_init(&d);
+	if (r >= 0)
+		r = daemon_run(&d);
+	daemon_done(&d);
+	if (r == -EADDRINUSE)
+		return EXIT_INSTANCE;
+	return r < 0 ? EXIT_RUNTIME : EXIT_OK;
+}

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * netpold's configuration: built-in defaults, then the optional key=value
+ * file (/etc/netpold/netpold.conf or --config), then the command line, which
+ * always wins. The same parse runs again on SIGHUP. Never logs: errors come
+ * back as a message for the caller to report.
+ */
+#pragma once
+
+#include <stdbool.h>
+
+#include "dataplane.h"
+
+#define CONFIG_DEFAULT_FILE "/etc/netpold/netpold.conf"
+#define CONFIG_DEFAULT_TABLE "netpold"
+#define CONFIG_DEFAULT_STATUS_SOCKET "/run/netpold/netpold.sock"
+#define CONFIG_MAX_FILE_BYTES (64u * 1024)
+#define CONFIG_MAX_LINE 4096
+#define CONFIG_MAX_TABLE_LEN 64
+#define CONFIG_MAX_NODE_NAME_LEN 253
+
+/* Exit codes of netpold (docs/daemon.md). */
+enum {
+	EXIT_OK = 0,         /* clean stop, --help, --version, --cleanup done */
+	EXIT_RUNTIME = 1,    /* could not start or run (netlink, sockets, memory) */
+	EXIT_USAGE = 2,      /* bad command line or configuration file */
+	EXIT_INSTANCE = 3,   /* another netpold answers on the status socket */
+};
+
+/* What the command line asked for besides running. */
+enum config_action {
+	CONFIG_RUN = 0,
+	CONFIG_HELP,
+	CONFIG_VERSION,
+	CONFIG_CLEANUP,
+};
+
+struct config {
+	enum config_action action;
+	char *config_file; /* file read, or NULL when none (the default file may be absent) */
+	/* sources: exactly one for now */
+	char *manifests;
+	/* node and dataplane */
+	char *node_name;
+	char *table;
+	enum deny_action deny_action;
+	/* status socket */
+	char *status_socket;
+	char *socket_group; /* NULL: keep the process group */
+	int log_level;
+};
+
+/*
+ * Build cfg from defaults, NODE_NAME in the environment, the configuration
+ * file (the one named by --config, else default_file if it exists; default_file
+ * may be NULL) and argv (not modified). Returns 0, or -EINVAL (bad option or
+ * value, *ret_err set to an allocated message naming the option or
+ * file:line), -ENOENT/-EACCES/... when an explicitly named file cannot be read,
+ * -ENOMEM. On failure cfg is left cleared.
+ */
+int config_load(struct config *cfg, int argc, char *const *argv, const char *default_file,
+		char **ret_err);
+
+void config_clear(struct config *cfg);
+
+/* The text printed by --help. */
+const char *config_usage(void);
+
+/* "drop" / "reject" */
+const char *deny_action_name(enum deny_action a);

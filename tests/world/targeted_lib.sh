@@ -1,0 +1,242 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck shell=bash
+#
+# Helpers shared by tests/world/test_conformance.sh and tests/world/test_targeted_*.sh: the
+# conformance world (tests/conformance/world.json) with one netpold per node namespace, all
+# reading one manifest folder, driven through their status sockets. Enforcement is always
+# awaited with POST /v1/sync, never with sleep. Source this file, then call tl_init NAME.
+#
+#   tl_init NAME              checks (root, tools, binaries; exit 77 when namespaces can't be
+#                             made), sources lib.sh, makes $TL_TMP, sets the EXIT trap
+#   tl_world                  world_create world.json + the base manifests in $TL_M
+#   tl_start NODE [ARGS...]   start netpold in NODE's namespace (log $TL_TMP/NODE.log)
+#   tl_stop NODE              SIGTERM, expects exit 0;   tl_kill9 NODE: SIGKILL
+#   tl_sync [NODE...]         POST /v1/sync (default both nodes); status left in TL_ST[NODE]
+#   tl_status NODE            GET /v1/status on stdout
+#   tl_put FILE < JSON        write a manifest into $TL_M atomically (rename)
+#   tl_world_manifests DIR    the dual-stack world, one file per object
+#   tl_probe_expect ...       probe lines with expectations; counts mismatches
+#   fail MSG / pass MSG
+
+TL_SRC=${NETPOLD_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+TL_BUILD=${NETPOLD_BUILD_DIR:-$TL_SRC/build}
+TL_TABLE=${TL_TABLE:-netpold}
+declare -A TL_PID=() TL_SOCK=() TL_ST=()
+TL_NAME=test
+TL_TMP=
+TL_FAILS=0
+
+tl_log() { echo "$TL_NAME: $*" >&2; }
+
+# fail MSG: report, dump the daemons' logs, exit 1 (the EXIT trap cleans up).
+fail() {
+	local n
+	echo "FAIL: $TL_NAME: $*" >&2
+	for n in node-1 node-2; do
+		if [[ -s $TL_TMP/$n.log ]]; then
+			echo "--- netpold $n log (last 30 lines)" >&2
+			tail -n 30 "$TL_TMP/$n.log" >&2
+		fi
+	done
+	exit 1
+}
+pass() { echo "ok: $*"; }
+
+# Milliseconds since the epoch, and since a start value.
+tl_now() { echo $(($(date +%s%N) / 1000000)); }
+tl_ms() { echo $(($(tl_now) - $1)); }
+
+tl_cleanup() {
+	local n
+	trap - EXIT
+	for n in "${!TL_PID[@]}"; do
+		_tl_stop_pid "$n" TERM
+	done
+	if declare -F world_destroy >/dev/null; then
+		world_destroy || echo "$TL_NAME: world_destroy reported leftovers" >&2
+	fi
+	[[ -n $TL_TMP && -d $TL_TMP ]] && rm -rf -- "$TL_TMP"
+}
+
+tl_init() {
+	local t
+
+	TL_NAME=$1
+	if [[ $(id -u) -ne 0 ]]; then
+		echo "SKIP: $TL_NAME needs root (network namespaces, nftables)"
+		exit 77
+	fi
+	for t in ip nft jq curl python3 awk; do
+		command -v "$t" >/dev/null || {
+			echo "FAIL: $TL_NAME: $t missing (tests/deps.sh installs it)" >&2
+			exit 1
+		}
+	done
+	for t in netpold probe podserver conformance_render; do
+		[[ -x $TL_BUILD/$t ]] || {
+			echo "FAIL: $TL_NAME: no $TL_BUILD/$t (build first)" >&2
+			exit 1
+		}
+	done
+	WORLD_PREFIX=${WORLD_PREFIX:-np$$t}
+	WORLD_TOOLS=$TL_BUILD
+	# shellcheck source=tests/world/lib.sh
+	source "$TL_SRC/tests/world/lib.sh"
+	if ! ip netns add "$WORLD_PREFIX-chk" 2>/dev/null; then
+		echo "SKIP: $TL_NAME: cannot create network namespaces"
+		exit 77
+	fi
+	ip netns del "$WORLD_PREFIX-chk"
+	TL_TMP=$(mktemp -d "/tmp/$WORLD_PREFIX.$TL_NAME.XXXXXX")
+	TL_M=$TL_TMP/manifests
+	mkdir -p "$TL_M"
+	# an empty configuration file: the host's /etc/netpold/netpold.conf must not apply here
+	echo "# $TL_NAME: everything is on the command line" >"$TL_TMP/netpold.conf"
+	trap tl_cleanup EXIT
+	trap 'exit 1' INT TERM
+}
+
+# tl_put FILE: stdin becomes $TL_M/FILE, atomically (a hidden temporary file renamed).
+tl_put() {
+	local dst=$TL_M/$1 tmp=$TL_M/.tmp.$1.$$
+
+	cat >"$tmp" && mv -f "$tmp" "$dst"
+}
+
+# tl_world_manifests DIR [FAMILY]: conformance_render's world as one file per object,
+# 00-Namespace-x.json, 01-Pod-x-a.json, ...
+tl_world_manifests() {
+	local dir=$1 fam=${2:-dual} name obj
+
+	"$TL_BUILD/conformance_render" world --family "$fam" |
+		jq -c '.items[] | [(if .kind == "Namespace" then "00" else "01" end) + "-" + .kind
+			+ "-" + ([.metadata.namespace, .metadata.name] | map(select(.)) | join("-"))
+			+ ".json", .] | @tsv' -r |
+		while IFS=$'\t' read -r name obj; do
+			printf '%s\n' "$obj" >"$dir/.tmp.$name" && mv -f "$dir/.tmp.$name" "$dir/$name"
+		done
+}
+
+tl_world() {
+	local spec=$TL_SRC/tests/conformance/world.json t0
+
+	t0=$(tl_now)
+	world_create "$spec" || fail "world_create"
+	tl_world_manifests "$TL_M" || fail "world manifests"
+	tl_log "world ready in $(tl_ms "$t0") ms"
+}
+
+_tl_api() {
+	local node=$1
+	shift
+	curl -sS --max-time 40 --unix-socket "${TL_SOCK[$node]}" "$@"
+}
+
+tl_status() { _tl_api "$1" http://localhost/v1/status; }
+
+# tl_start NODE [extra netpold args]: start netpold in the node's namespace and wait (startup
+# only) until its status socket answers.
+tl_start() {
+	local node=$1 ns pid i
+	shift
+
+	ns=$(world_node_ns "$node") || fail "no node $node"
+	TL_SOCK[$node]=$TL_TMP/run-$node/netpold.sock
+	# ip netns exec execs netpold, so $! is netpold itself
+	ip netns exec "$ns" "$TL_BUILD/netpold" --manifests "$TL_M" --node-name "$node" \
+		--status-socket "${TL_SOCK[$node]}" --table "$TL_TABLE" --config "$TL_TMP/netpold.conf" "$@" \
+		>>"$TL_TMP/$node.log" 2>&1 &
+	pid=$!
+	TL_PID[$node]=$pid
+	for ((i = 0; i < 1000; i++)); do
+		kill -0 "$pid" 2>/dev/null || fail "netpold on $node exited at start"
+		if [[ -S ${TL_SOCK[$node]} ]] &&
+			_tl_api "$node" -f http://localhost/healthz >/dev/null 2>&1; then
+			return 0
+		fi
+		sleep 0.01
+	done
+	fail "netpold on $node: status socket never answered"
+}
+
+_tl_stop_pid() {
+	local node=$1 sig=$2 pid=${TL_PID[$1]:-} i
+
+	[[ -n $pid ]] || return 0
+	unset "TL_PID[$node]"
+	kill -0 "$pid" 2>/dev/null || return 0
+	kill -"$sig" "$pid" 2>/dev/null
+	for ((i = 0; i < 250; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.02
+	done
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+}
+
+# tl_stop NODE: SIGTERM, the daemon must exit 0 (leaving its table).
+tl_stop() {
+	local node=$1 pid=${TL_PID[$1]} rc
+
+	kill -TERM "$pid"
+	wait "$pid"
+	rc=$?
+	unset "TL_PID[$node]"
+	[[ $rc -eq 0 ]] || fail "netpold on $node exited $rc on SIGTERM"
+}
+
+# tl_kill9 NODE: SIGKILL, as a crash would.
+tl_kill9() {
+	local node=$1 pid=${TL_PID[$1]}
+
+	kill -KILL "$pid"
+	wait "$pid" 2>/dev/null
+	unset "TL_PID[$node]"
+}
+
+# tl_sync [NODE...]: POST /v1/sync, answered once the folder as it is now is in the kernel.
+# Fails unless 200, ready, not degraded, no rejected manifest, generations equal.
+tl_sync() {
+	local node out code nodes=("$@")
+
+	[[ ${#nodes[@]} -gt 0 ]] || nodes=(node-1 node-2)
+	for node in "${nodes[@]}"; do
+		out=$(_tl_api "$node" -X POST -w '\n%{http_code}' http://localhost/v1/sync) ||
+			fail "POST /v1/sync to $node: no answer"
+		code=${out##*$'\n'}
+		out=${out%$'\n'*}
+		[[ $code == 200 ]] || fail "POST /v1/sync to $node answered $code: $out"
+		jq -e '.ready and (.degraded | not) and .source.errors == 0
+			and .programmed_generation == .input_generation' <<<"$out" >/dev/null ||
+			fail "$node after sync: $out"
+		TL_ST[$node]=$out
+	done
+}
+
+# tl_ruleset NODE: our table as JSON.
+tl_ruleset() { node_exec "$1" nft -j list table inet "$TL_TABLE"; }
+
+# tl_probe_expect [probe options] < lines 'ID FROM TO FAMILY PORT PROTO EXPECT' where EXPECT is
+# ok, fail, or fail(REASON): runs them all at once through world_probe; prints each mismatch
+# and sets TL_MISMATCH to their number, TL_PROBED to the number of probes.
+tl_probe_expect() {
+	local in out
+
+	in=$(cat)
+	out=$(awk '{ print $1, $2, $3, $4, $5, $6 }' <<<"$in" | world_probe "$@") ||
+		fail "probe failed to run"
+	TL_PROBED=$(grep -c . <<<"$in")
+	TL_MISMATCH_LINES=$(awk '
+		FNR == NR { want[$1] = $7; next }
+		{
+			w = want[$1]; got = $2; bad = 0
+			if (w == "ok" || w == "fail") { g = got; sub(/\(.*/, "", g); bad = (g != w) }
+			else bad = (got != w)
+			if (bad) print $1 " want " w " got " got
+		}' <(echo "$in") <(echo "$out"))
+	TL_MISMATCH=$(grep -c . <<<"$TL_MISMATCH_LINES")
+	if [[ $TL_MISMATCH -gt 0 ]]; then
+		echo "$TL_MISMATCH_LINES" >&2
+	fi
+	return 0
+}
