@@ -19,7 +19,19 @@
 
 static unsigned n_ns = 1000, pods_per_ns = 100;
 
+/*
+ * CPU time of this thread: the build machine is shared, and wall time would
+ * measure the neighbours. Wall time is printed for the cold compile too.
+ */
 static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double wall(void)
 {
 	struct timespec ts;
 
@@ -250,7 +262,7 @@ static int cmp_double(const void *a, const void *b)
 static void report(const char *what, double *v, size_t n)
 {
 	qsort(v, n, sizeof(*v), cmp_double);
-	printf("%-34s median %8.1f us   p99 %8.1f us   max %8.1f us\n", what, v[n / 2] * 1e6,
+	printf("%-38s median %8.1f us   p99 %8.1f us   max %8.1f us\n", what, v[n / 2] * 1e6,
 	       v[n * 99 / 100] * 1e6, v[n - 1] * 1e6);
 }
 
@@ -338,7 +350,7 @@ int main(int argc, char **argv)
 	struct engine *e = engine_new();
 	struct engine_counts cnt;
 	size_t nops = 1000, nq = 1u << 18;
-	double mps_cold = 0;
+	double mps_cold = 0, w0;
 	double t0, t1, *lat;
 	struct query *q;
 	char model[256] = "?";
@@ -368,6 +380,7 @@ int main(int argc, char **argv)
 	die_oom(e);
 
 	/* Cold compile: everything, in the order an initial list delivers it. */
+	w0 = wall();
 	t0 = now();
 	for (unsigned i = 0; i < n_ns; i++) {
 		struct k8s_object o = {.kind = OBJ_NAMESPACE, .ns = gen_ns(i)};
@@ -387,11 +400,12 @@ int main(int argc, char **argv)
 			engine_apply(e, &o);
 		}
 	t1 = now();
+	w0 = wall() - w0;
 	engine_counts(e, &cnt);
 	printf("cluster: %zu namespaces, %zu pods, %zu policies, %zu compiled rules\n",
 	       cnt.namespaces, cnt.pods, cnt.policies, cnt.rules);
-	printf("cold compile (incl. object construction): %.3f s, %zu changes logged, RSS so far %ld MB, heap in use %.1f MB\n",
-	       t1 - t0, engine_drain_changes(e, count_change, NULL), rss_mb(),
+	printf("cold compile (incl. object construction): %.3f s CPU (%.3f s wall), %zu changes logged, RSS so far %ld MB, heap in use %.1f MB\n",
+	       t1 - t0, w0, engine_drain_changes(e, count_change, NULL), rss_mb(),
 	       (double)mallinfo2().uordblks / 1048576.0);
 
 	/* Incremental: one pod label change (app label flips), then back. */

@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 
 enum opt_id {
 	OPT_MANIFESTS = 'm',
@@ -25,8 +26,17 @@ enum opt_id {
 	OPT_DENY_ACTION,
 	OPT_STATUS_SOCKET,
 	OPT_SOCKET_GROUP,
+	OPT_USER,
 	OPT_LOG_LEVEL,
 	OPT_CLEANUP,
+	OPT_KUBECONFIG,
+	OPT_CONTEXT,
+	OPT_IN_CLUSTER,
+	OPT_METRICS_ADDRESS,
+	OPT_DENY_LOG,
+	OPT_DENY_LOG_RATE,
+	OPT_NFLOG_GROUP,
+	OPT_FAIL_CLOSED_CIDR,
 };
 
 struct opt_def {
@@ -43,9 +53,18 @@ static const struct opt_def opt_defs[] = {
 	{"deny-action", OPT_DENY_ACTION, true, true},
 	{"status-socket", OPT_STATUS_SOCKET, true, true},
 	{"socket-group", OPT_SOCKET_GROUP, true, true},
+	{"metrics-address", OPT_METRICS_ADDRESS, true, true},
+	{"user", OPT_USER, true, false}, /* switched to before the file is read */
 	{"log-level", OPT_LOG_LEVEL, true, true},
 	{"config", OPT_CONFIG, true, false},
 	{"cleanup", OPT_CLEANUP, false, false},
+	{"kubeconfig", OPT_KUBECONFIG, true, true},
+	{"context", OPT_CONTEXT, true, true},
+	{"in-cluster", OPT_IN_CLUSTER, false, false},
+	{"deny-log", OPT_DENY_LOG, true, true},
+	{"deny-log-rate", OPT_DENY_LOG_RATE, true, true},
+	{"nflog-group", OPT_NFLOG_GROUP, true, true},
+	{"fail-closed-cidr", OPT_FAIL_CLOSED_CIDR, true, true},
 	{"version", OPT_VERSION, false, false},
 	{"help", OPT_HELP, false, false},
 };
@@ -55,11 +74,23 @@ static const char usage_text[] =
 	"Enforce Kubernetes NetworkPolicy on this node with nftables.\n"
 	"\n"
 	"  -m, --manifests DIR        folder of Namespace/Pod/NetworkPolicy/Service manifests\n"
+	"      --kubeconfig FILE      watch the API server of this kubeconfig (or a ':'-list;\n"
+	"                             default: $KUBECONFIG, else in-cluster when available)\n"
+	"      --context NAME         kubeconfig context to use [current-context]\n"
+	"      --in-cluster           use the pod's service account and KUBERNETES_SERVICE_HOST\n"
 	"  -n, --node-name NAME       this node's name (default: $NODE_NAME)\n"
 	"      --table NAME           nftables table (inet family) owned by netpold [netpold]\n"
 	"      --deny-action ACTION   drop | reject [drop]\n"
 	"      --status-socket PATH   status socket [" CONFIG_DEFAULT_STATUS_SOCKET "]\n"
 	"      --socket-group GROUP   group allowed to use the status socket\n"
+	"      --metrics-address HOST:PORT  serve /metrics, /healthz, /readyz over TCP\n"
+	"                             (numeric, e.g. 127.0.0.1:9617) [off]\n"
+	"      --user USER            run as USER (name or number), keeping only CAP_NET_ADMIN\n"
+	"      --deny-log on|off      deny records: rate-limited NFLOG rules before every deny [on]\n"
+	"      --deny-log-rate RATE[/BURST]  records per second per pod and direction [10/20]\n"
+	"      --nflog-group N        NFLOG group of the deny records [5417]\n"
+	"      --fail-closed-cidr CIDR  reject addresses in CIDR that are no known pod's\n"
+	"                             (repeatable; e.g. the node's pod range) [off]\n"
 	"      --log-level LEVEL      error | warning | notice | info | debug [info]\n"
 	"  -c, --config FILE          configuration file [" CONFIG_DEFAULT_FILE "]\n"
 	"      --cleanup              remove netpold's table and exit\n"
@@ -97,10 +128,14 @@ void config_clear(struct config *cfg)
 {
 	free(cfg->config_file);
 	free(cfg->manifests);
+	free(cfg->kubeconfig);
+	free(cfg->context);
 	free(cfg->node_name);
 	free(cfg->table);
 	free(cfg->status_socket);
 	free(cfg->socket_group);
+	free(cfg->metrics_address);
+	free(cfg->user);
 	*cfg = (struct config){0};
 }
 
@@ -171,6 +206,63 @@ static int apply_value(struct config *cfg, const struct opt_def *def, const char
 		if (len == 0 || len > 32 || !all_chars(v, "-_.", true))
 			return fail(ret_err, -EINVAL, "%s: invalid group name \"%s\"", where, v);
 		return set_string(&cfg->socket_group, v);
+	case OPT_METRICS_ADDRESS: {
+		struct sockaddr_storage sa;
+		socklen_t sl;
+
+		if (len > 64 || metrics_address_parse(v, &sa, &sl) < 0)
+			return fail(ret_err, -EINVAL,
+				    "%s: invalid address \"%s\" (numeric HOST:PORT, [IPv6]:PORT)",
+				    where, v);
+		return set_string(&cfg->metrics_address, v);
+	}
+	case OPT_USER:
+		if (len == 0 || len > 32 || !all_chars(v, "-_.", true))
+			return fail(ret_err, -EINVAL, "%s: invalid user name \"%s\"", where, v);
+		return set_string(&cfg->user, v);
+	case OPT_DENY_LOG:
+		if (strcmp(v, "on") == 0)
+			cfg->deny_log = true;
+		else if (strcmp(v, "off") == 0)
+			cfg->deny_log = false;
+		else
+			return fail(ret_err, -EINVAL, "%s: \"%s\" is neither on nor off", where, v);
+		return 0;
+	case OPT_DENY_LOG_RATE: {
+		char rate[32];
+		const char *slash = strchr(v, '/');
+		int64_t rv, bv;
+
+		if (len >= sizeof(rate))
+			return fail(ret_err, -EINVAL, "%s: invalid rate \"%s\"", where, v);
+		snprintf(rate, sizeof(rate), "%.*s", (int)(slash ? (size_t)(slash - v) : len), v);
+		if (parse_int64(rate, 1, 100000, &rv) < 0 ||
+		    (slash && parse_int64(slash + 1, 1, 1000000, &bv) < 0))
+			return fail(ret_err, -EINVAL,
+				    "%s: invalid rate \"%s\" (RATE[/BURST], packets per second, "
+				    "1-100000)",
+				    where, v);
+		cfg->deny_log_rate = (uint32_t)rv;
+		cfg->deny_log_burst = slash ? (uint32_t)bv : (uint32_t)(2 * rv);
+		return 0;
+	}
+	case OPT_NFLOG_GROUP: {
+		int64_t g;
+
+		if (parse_int64(v, 0, 65535, &g) < 0)
+			return fail(ret_err, -EINVAL, "%s: invalid NFLOG group \"%s\" (0-65535)",
+				    where, v);
+		cfg->nflog_group = (uint16_t)g;
+		return 0;
+	}
+	case OPT_FAIL_CLOSED_CIDR:
+		if (cfg->n_fc_cidrs == CONFIG_MAX_FC_CIDRS)
+			return fail(ret_err, -EINVAL, "%s: more than %d ranges", where,
+				    CONFIG_MAX_FC_CIDRS);
+		if (len > 64 || cidr_parse(v, &cfg->fc_cidrs[cfg->n_fc_cidrs]) < 0)
+			return fail(ret_err, -EINVAL, "%s: invalid CIDR \"%s\"", where, v);
+		cfg->n_fc_cidrs++;
+		return 0;
 	case OPT_LOG_LEVEL:
 		r = log_level_parse(v);
 		if (r < 0)
@@ -186,6 +278,17 @@ static int apply_value(struct config *cfg, const struct opt_def *def, const char
 		return set_string(&cfg->config_file, v);
 	case OPT_CLEANUP:
 		cfg->action = CONFIG_CLEANUP;
+		return 0;
+	case OPT_KUBECONFIG:
+		if (len == 0 || len >= 16 * PATH_MAX)
+			return fail(ret_err, -EINVAL, "%s: invalid file name \"%s\"", where, v);
+		return set_string(&cfg->kubeconfig, v);
+	case OPT_CONTEXT:
+		if (len == 0 || len > CONFIG_MAX_NODE_NAME_LEN)
+			return fail(ret_err, -EINVAL, "%s: invalid context name \"%s\"", where, v);
+		return set_string(&cfg->context, v);
+	case OPT_IN_CLUSTER:
+		cfg->in_cluster = true;
 		return 0;
 	case OPT_VERSION:
 		if (cfg->action != CONFIG_HELP)
@@ -377,7 +480,12 @@ static int load(struct config *cfg, int argc, char *const *argv, const char *def
 	size_t n_items = 0;
 	int r;
 
-	*cfg = (struct config){.deny_action = DENY_DROP, .log_level = LOG_INFO};
+	*cfg = (struct config){.deny_action = DENY_DROP,
+			       .log_level = LOG_INFO,
+			       .deny_log = true,
+			       .nflog_group = 5417, /* NFLOG_DEFAULT_GROUP */
+			       .deny_log_rate = 10,
+			       .deny_log_burst = 20};
 	if (set_string(&cfg->table, CONFIG_DEFAULT_TABLE) < 0 ||
 	    set_string(&cfg->status_socket, CONFIG_DEFAULT_STATUS_SOCKET) < 0)
 		return -ENOMEM;
@@ -424,8 +532,25 @@ static int load(struct config *cfg, int argc, char *const *argv, const char *def
 
 	if (cfg->action != CONFIG_RUN)
 		return 0;
-	if (!cfg->manifests)
-		return fail(ret_err, -EINVAL, "--manifests is required (see --help)");
+	if (cfg->manifests && (cfg->kubeconfig || cfg->in_cluster))
+		return fail(ret_err, -EINVAL,
+			    "--manifests cannot be combined with --kubeconfig or --in-cluster");
+	if (cfg->kubeconfig && cfg->in_cluster)
+		return fail(ret_err, -EINVAL, "--kubeconfig and --in-cluster are exclusive");
+	if (!cfg->manifests && !cfg->kubeconfig && !cfg->in_cluster) {
+		/* as kubectl: $KUBECONFIG, then the in-cluster service account */
+		env = getenv("KUBECONFIG");
+		if (env && env[0]) {
+			if (set_string(&cfg->kubeconfig, env) < 0)
+				return -ENOMEM;
+		} else if (getenv("KUBERNETES_SERVICE_HOST")) {
+			cfg->in_cluster = true;
+		} else {
+			return fail(ret_err, -EINVAL,
+				    "--manifests is required (or --kubeconfig, $KUBECONFIG, "
+				    "--in-cluster; see --help)");
+		}
+	}
 	if (!cfg->node_name)
 		return fail(ret_err, -EINVAL, "--node-name or NODE_NAME is required");
 	return 0;
@@ -442,4 +567,26 @@ int config_load(struct config *cfg, int argc, char *const *argv, const char *def
 	if (r < 0)
 		config_clear(cfg);
 	return r;
+}
+
+int config_cmdline_user(int argc, char *const *argv, char **ret_user)
+{
+	_cleanup_free_ struct cli_item *items = NULL;
+	size_t n_items = 0;
+	char *user = NULL;
+
+	*ret_user = NULL;
+	items = calloc((size_t)(argc > 0 ? argc : 1), sizeof(*items));
+	if (!items)
+		return -ENOMEM;
+	/* a bad command line is config_load()'s to report */
+	if (parse_argv(argc, argv, items, &n_items, NULL) < 0)
+		return 0;
+	for (size_t i = 0; i < n_items; i++)
+		if (items[i].def->id == OPT_USER)
+			user = (char *)items[i].value;
+	if (!user)
+		return 0;
+	*ret_user = strdup(user);
+	return *ret_user ? 0 : -ENOMEM;
 }

@@ -13,7 +13,10 @@
 #include <systemd/sd-daemon.h>
 
 #include "daemon.h"
+#include "events.h"
+#include "k8s.h"
 #include "log.h"
+#include "nflog.h"
 #include "status.h"
 
 static void set_reason(struct daemon *d, const char *fmt, ...) _printf_(2, 3);
@@ -99,9 +102,10 @@ static void reconcile_failed(struct daemon *d, int r, const char *what)
 	if (d->retry_usec > DAEMON_RETRY_MAX_USEC)
 		d->retry_usec = DAEMON_RETRY_MAX_USEC;
 	loop_timer_arm(d->retry_timer, d->retry_usec);
-	if (!d->degraded || strcmp(d->reason, d->last.error_text) != 0)
+	if (!d->degraded || strcmp(d->reason, d->last.error_text) != 0) {
 		log_warning("reconcile failed (%s), retrying with backoff", d->last.error_text);
-	else
+		sd_notifyf(0, "STATUS=degraded: %s", d->last.error_text);
+	} else
 		log_debug("reconcile failed again (%s), next try in %.1fs", d->last.error_text,
 			  (double)d->retry_usec / 1e6);
 	d->degraded = true;
@@ -120,11 +124,15 @@ void daemon_reconcile(struct daemon *d)
 
 	if (d->source_dirty) {
 		bool full = d->source_full;
+		uint64_t since = d->dirty_since ? d->dirty_since : t0; /* for the latency metric */
+
+		pod_latency_input(&d->pod_latency, since);
 
 		d->source_dirty = false;
 		d->source_full = false;
 		d->dirty_since = 0;
 		r_src = d->source->ops->sync(d->source, d->engine, full);
+		status_server_source_synced(d->status, r_src, since);
 		if (r_src < 0) {
 			/* stay dirty: the retry reads the source again */
 			d->source_dirty = true;
@@ -137,6 +145,8 @@ void daemon_reconcile(struct daemon *d)
 	/* Even when the source failed: what the engine holds is still enforced and drift repaired. */
 	dataplane_get_stats(d->dp, &before);
 	r_dp = dataplane_sync(d->dp, d->engine);
+	if (r_dp >= 0)
+		pod_latency_committed(&d->pod_latency, loop_now_usec());
 	dataplane_get_stats(d->dp, &after);
 
 	d->last.valid = true;
@@ -159,8 +169,11 @@ void daemon_reconcile(struct daemon *d)
 	else if (r_src < 0)
 		reconcile_failed(d, r_src, "source");
 	else {
-		if (d->degraded)
+		if (d->degraded && !source_degraded(d->source)) {
 			log_info("reconcile succeeded again after %s", d->reason);
+			if (d->ready)
+				sd_notify(0, "STATUS=enforcing");
+		}
 		d->degraded = false;
 		d->reason[0] = '\0';
 		d->retry_usec = 0;
@@ -173,6 +186,11 @@ void daemon_reconcile(struct daemon *d)
 			sd_notify(0, "READY=1\nSTATUS=enforcing");
 		}
 		d->sync_served = covered;
+	}
+	/* a source that cannot follow its input: the last known state stays enforced */
+	if (r_src >= 0 && r_dp >= 0 && source_degraded(d->source)) {
+		d->degraded = true;
+		set_reason(d, "%s", source_degraded(d->source));
 	}
 	if (!d->ready && !d->degraded)
 		set_reason(d, "waiting for the first sync");
@@ -226,11 +244,27 @@ static void keep_restart_only(struct daemon *d, struct config *n)
 		}                                                                                  \
 	} while (0)
 	KEEP_STR(manifests, "manifests");
+	KEEP_STR(kubeconfig, "kubeconfig");
+	KEEP_STR(context, "context");
+	n->in_cluster = d->cfg.in_cluster;
 	KEEP_STR(node_name, "node-name");
 	KEEP_STR(table, "table");
 	KEEP_STR(status_socket, "status-socket");
 	KEEP_STR(socket_group, "socket-group");
+	KEEP_STR(metrics_address, "metrics-address");
 #undef KEEP_STR
+	if (n->deny_log != d->cfg.deny_log || n->nflog_group != d->cfg.nflog_group ||
+	    n->deny_log_rate != d->cfg.deny_log_rate || n->deny_log_burst != d->cfg.deny_log_burst ||
+	    n->n_fc_cidrs != d->cfg.n_fc_cidrs ||
+	    memcmp(n->fc_cidrs, d->cfg.fc_cidrs, sizeof(n->fc_cidrs)) != 0) {
+		log_warning(msg, "deny-log, deny-log-rate, nflog-group or fail-closed-cidr");
+		n->deny_log = d->cfg.deny_log;
+		n->nflog_group = d->cfg.nflog_group;
+		n->deny_log_rate = d->cfg.deny_log_rate;
+		n->deny_log_burst = d->cfg.deny_log_burst;
+		n->n_fc_cidrs = d->cfg.n_fc_cidrs;
+		memcpy(n->fc_cidrs, d->cfg.fc_cidrs, sizeof(n->fc_cidrs));
+	}
 	if (n->deny_action != d->cfg.deny_action) {
 		log_warning(msg, "deny-action");
 		n->deny_action = d->cfg.deny_action;
@@ -310,6 +344,66 @@ static int setup_signals(struct daemon *d)
 	return 0;
 }
 
+static void on_watchdog(struct loop *l, void *ud)
+{
+	struct daemon *d = ud;
+
+	/* sent from the loop: a wedged loop stops petting and systemd restarts netpold */
+	sd_notify(0, "WATCHDOG=1");
+	loop_timer_arm(d->watchdog_timer, d->watchdog_usec / 2);
+}
+
+/* WatchdogSec= in the unit: WATCHDOG=1 every half interval. */
+static int setup_watchdog(struct daemon *d)
+{
+	uint64_t usec = 0;
+	int r;
+
+	if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0)
+		return 0;
+	d->watchdog_usec = usec;
+	r = loop_timer_new(d->loop, on_watchdog, d, &d->watchdog_timer);
+	if (r < 0)
+		return log_error_errno(r, "cannot create the watchdog timer");
+	loop_timer_arm(d->watchdog_timer, 0);
+	log_debug("systemd watchdog: %.1fs, notifying every %.1fs", (double)usec / 1e6,
+		  (double)usec / 2e6);
+	return 0;
+}
+
+static void on_nflog(struct loop *l, int fd, uint32_t events, void *ud)
+{
+	struct daemon *d = ud;
+	int r = nflog_read(d->nflog, d->engine, d->events);
+
+	if (r < 0) {
+		/* records only: enforcement does not depend on them */
+		log_warning_errno(r, "NFLOG group %u: read failed, deny records stop",
+				  d->cfg.nflog_group);
+		loop_io_free(d->nflog_io);
+		d->nflog_io = NULL;
+	}
+}
+
+/* Deny records: without them (another listener on the group) the log rules are left out. */
+static int setup_nflog(struct daemon *d)
+{
+	int r;
+
+	if (!d->cfg.deny_log)
+		return 0;
+	r = nflog_open(d->cfg.nflog_group, &d->nflog);
+	if (r < 0) {
+		log_warning_errno(r, "cannot listen on NFLOG group %u; running without deny records",
+				  d->cfg.nflog_group);
+		return 0;
+	}
+	r = loop_io_add(d->loop, nflog_fd(d->nflog), EPOLLIN, on_nflog, d, &d->nflog_io);
+	if (r < 0)
+		return log_error_errno(r, "cannot watch the NFLOG socket");
+	return 0;
+}
+
 int daemon_init(struct daemon *d)
 {
 	struct dataplane_config dpc;
@@ -331,8 +425,14 @@ int daemon_init(struct daemon *d)
 		r = loop_timer_new(d->loop, on_retry, d, &d->retry_timer);
 	if (r < 0)
 		return log_error_errno(r, "cannot create timers");
+	r = setup_watchdog(d);
+	if (r < 0)
+		return r;
 
 	/* First, so a second netpold stops here before touching the table. */
+	r = event_hub_new(&d->events);
+	if (r < 0)
+		return log_error_errno(r, "cannot create the deny-record hub");
 	r = status_server_new(d, &d->status);
 	if (r < 0)
 		return r;
@@ -341,20 +441,50 @@ int daemon_init(struct daemon *d)
 	if (!d->engine)
 		return log_error_errno(-ENOMEM, "cannot create the policy engine");
 
+	r = pod_latency_init(&d->pod_latency, d->cfg.node_name);
+	if (r < 0)
+		return log_error_errno(r, "cannot set up the pod latency tracker");
+	r = setup_nflog(d);
+	if (r < 0)
+		return r;
 	dpc = (struct dataplane_config){.table = d->cfg.table,
 					.node_name = d->cfg.node_name,
 					.deny_action = d->cfg.deny_action};
+	dpc.deny_log = d->cfg.deny_log && d->nflog;
+	dpc.nflog_group = d->cfg.nflog_group;
+	dpc.log_rate = d->cfg.deny_log_rate;
+	dpc.log_burst = d->cfg.deny_log_burst;
+	dpc.fc_cidrs = d->cfg.fc_cidrs;
+	dpc.n_fc_cidrs = d->cfg.n_fc_cidrs;
 	r = dataplane_new(&dpc, &d->dp);
 	if (r < 0)
 		return log_error_errno(r, "cannot open nftables netlink sockets");
+	dataplane_set_pod_hook(d->dp, pod_latency_hook, &d->pod_latency);
 	r = loop_io_add(d->loop, dataplane_monitor_fd(d->dp), EPOLLIN, on_monitor, d,
 			&d->monitor_io);
 	if (r < 0)
 		return log_error_errno(r, "cannot watch the nftables monitor socket");
 
-	r = manifest_source_new(d->cfg.manifests, on_source_notify, d, &d->source);
-	if (r < 0)
-		return log_error_errno(r, "cannot set up the manifest source %s", d->cfg.manifests);
+	if (d->cfg.manifests) {
+		r = manifest_source_new(d->cfg.manifests, on_source_notify, d, &d->source);
+		if (r < 0)
+			return log_error_errno(r, "cannot set up the manifest source %s",
+					       d->cfg.manifests);
+	} else {
+		struct k8s_source_options ko = {.kubeconfig = d->cfg.kubeconfig,
+						.context = d->cfg.context};
+		_cleanup_free_ char *kerr = NULL;
+
+		r = k8s_source_new(&ko, on_source_notify, d, &d->source, &kerr);
+		if (r < 0) {
+			if (kerr)
+				log_error("%s", kerr);
+			else
+				log_error_errno(r, "cannot set up the Kubernetes source");
+			return r;
+		}
+	}
+	status_server_attach_source(d->status, d->source);
 	r = d->source->ops->start(d->source, d->loop);
 	if (r < 0)
 		return r;
@@ -384,6 +514,13 @@ void daemon_done(struct daemon *d)
 	/* the status server answers its long polls while the loop still exists */
 	status_server_free(d->status);
 	d->status = NULL;
+	loop_io_free(d->nflog_io);
+	d->nflog_io = NULL;
+	nflog_free(d->nflog);
+	d->nflog = NULL;
+	pod_latency_clear(&d->pod_latency);
+	event_hub_free(d->events); /* after its subscribers; publishers are gone with the loop */
+	d->events = NULL;
 	source_free(d->source);
 	d->source = NULL;
 	loop_io_free(d->monitor_io);
@@ -397,6 +534,8 @@ void daemon_done(struct daemon *d)
 	loop_timer_free(d->debounce_timer);
 	loop_timer_free(d->retry_timer);
 	d->debounce_timer = d->retry_timer = NULL;
+	loop_timer_free(d->watchdog_timer);
+	d->watchdog_timer = NULL;
 	if (d->signal_fd >= 0)
 		close(d->signal_fd);
 	d->signal_fd = -1;

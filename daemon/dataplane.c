@@ -34,6 +34,10 @@ struct dataplane {
 	struct plan cur;        /* what the kernel holds (as far as we know) */
 	struct plan_map rules;  /* rule key -> struct plan_rule_info (referenced rules) */
 	struct dataplane_stats stats;
+	struct cidr *fc_cidrs;  /* fail-closed ranges (pcfg points here) */
+	struct plan_map fc_records; /* "ns/name" -> struct plan_record: the pod's fc_known elements */
+	dataplane_pod_fn pod_hook;
+	void *pod_hook_ud;
 };
 
 static double now(void)
@@ -69,6 +73,20 @@ int dataplane_new(const struct dataplane_config *cfg, struct dataplane **ret)
 	}
 	dp->pcfg.node_name = dp->node_name;
 	dp->pcfg.reject = cfg->deny_action == DENY_REJECT;
+	dp->pcfg.log = cfg->deny_log;
+	dp->pcfg.log_group = cfg->nflog_group;
+	dp->pcfg.log_rate = cfg->log_rate;
+	dp->pcfg.log_burst = cfg->log_burst;
+	if (cfg->n_fc_cidrs) {
+		dp->fc_cidrs = calloc(cfg->n_fc_cidrs, sizeof(*dp->fc_cidrs));
+		if (!dp->fc_cidrs) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		memcpy(dp->fc_cidrs, cfg->fc_cidrs, cfg->n_fc_cidrs * sizeof(*dp->fc_cidrs));
+		dp->pcfg.fc_cidrs = dp->fc_cidrs;
+		dp->pcfg.n_fc_cidrs = cfg->n_fc_cidrs;
+	}
 	dp->need_full = true;
 	if ((r = nft_sock_open(&dp->sock)) < 0)
 		goto fail;
@@ -90,9 +108,71 @@ void dataplane_free(struct dataplane *dp)
 		mnl_socket_close(dp->mon);
 	plan_clear(&dp->cur);
 	plan_map_clear(&dp->rules, rule_info_free_v);
+	plan_map_clear(&dp->fc_records, record_free_v);
+	free(dp->fc_cidrs);
 	free(dp->table);
 	free(dp->node_name);
 	free(dp);
+}
+
+void dataplane_set_pod_hook(struct dataplane *dp, dataplane_pod_fn cb, void *ud)
+{
+	dp->pod_hook = cb;
+	dp->pod_hook_ud = ud;
+}
+
+static void pod_hook(struct dataplane *dp, const struct engine_change *c)
+{
+	if (dp->pod_hook && c->pod &&
+	    (c->kind == ENGINE_CHG_POD_TARGET || c->kind == ENGINE_CHG_POD_REMOVED))
+		dp->pod_hook(dp->pod_hook_ud, c->pod, c->kind == ENGINE_CHG_POD_REMOVED);
+}
+
+/* The fail-closed known elements of pod, as a record (NULL when it has none). */
+static int fc_record(const struct dataplane *dp, const struct pod_obj *pod,
+		     struct plan_record **ret)
+{
+	struct plan_member_elem buf[MODEL_MAX_POD_IPS];
+	int n = plan_fc_elems(&dp->pcfg, pod, buf, ELEMENTSOF(buf));
+
+	*ret = NULL;
+	if (n <= 0)
+		return n;
+	struct plan_record *rec = calloc(1, sizeof(*rec));
+
+	if (!rec || !(rec->v = malloc(n * sizeof(*buf)))) {
+		free(rec);
+		return -ENOMEM;
+	}
+	memcpy(rec->v, buf, n * sizeof(*buf));
+	rec->n = n;
+	*ret = rec;
+	return 0;
+}
+
+struct fc_ctx {
+	struct dataplane *dp;
+	struct plan_map records;
+	int err;
+};
+
+static int fc_records_cb(void *ud, const struct pod_obj *pod)
+{
+	struct fc_ctx *ctx = ud;
+	struct plan_record *rec;
+	char key[2 * MODEL_MAX_NAME_LEN + 2];
+	int r;
+
+	if ((r = fc_record(ctx->dp, pod, &rec)) < 0)
+		return ctx->err = r;
+	if (!rec)
+		return 0;
+	snprintf(key, sizeof(key), "%s/%s", pod->ns, pod->name);
+	if ((r = plan_map_puts(&ctx->records, key, rec, NULL)) < 0) {
+		plan_record_free(rec);
+		return ctx->err = r;
+	}
+	return 0;
 }
 
 void dataplane_mark_resync(struct dataplane *dp)
@@ -183,6 +263,7 @@ static int commit(struct dataplane *dp, const struct plan_delta *d, uint32_t gen
 
 static void discard_cb(void *ud, const struct engine_change *c)
 {
+	pod_hook(ud, c);
 }
 
 static int full_sync(struct dataplane *dp, struct engine *e)
@@ -190,12 +271,13 @@ static int full_sync(struct dataplane *dp, struct engine *e)
 	struct plan kern = {0}, want = {0};
 	struct plan_map rules = {0};
 	struct plan_delta d = {0};
+	struct fc_ctx fc = {.dp = dp};
 	uint32_t gen = 0, gen2 = 0;
 	double t0 = now();
 	int r;
 
 	/* everything is recomputed: the change log is not needed */
-	engine_drain_changes(e, discard_cb, NULL);
+	engine_drain_changes(e, discard_cb, dp);
 	for (int i = 0;; i++) {
 		if ((r = nft_get_gen(&dp->sock, &gen)) < 0 ||
 		    (r = nft_dump_table(&dp->sock, dp->table, &kern)) < 0 ||
@@ -211,6 +293,11 @@ static int full_sync(struct dataplane *dp, struct engine *e)
 	}
 	if ((r = plan_build(e, &dp->pcfg, &want, &rules)) < 0)
 		goto out;
+	if (dp->pcfg.n_fc_cidrs) {
+		engine_foreach_pod(e, fc_records_cb, &fc);
+		if ((r = fc.err) < 0)
+			goto out;
+	}
 	if ((r = plan_diff(&kern, &want, &d)) < 0)
 		goto out;
 	/* the genid makes the kernel refuse the batch if the ruleset changed since the dump */
@@ -221,9 +308,13 @@ static int full_sync(struct dataplane *dp, struct engine *e)
 	plan_map_clear(&dp->rules, rule_info_free_v);
 	dp->cur = want;
 	dp->rules = rules;
+	plan_map_clear(&dp->fc_records, record_free_v);
+	dp->fc_records = fc.records;
 	want = (struct plan){0};
 	rules = (struct plan_map){0};
+	fc.records = (struct plan_map){0};
 out:
+	plan_map_clear(&fc.records, record_free_v);
 	if (r < 0)
 		log_error_errno(r, "nftables: full sync of table %s", dp->table);
 	plan_delta_clear(&d);
@@ -293,6 +384,7 @@ static void collect_cb(void *ud, const struct engine_change *c)
 	const struct compiled_rule *cr = NULL;
 	struct chg *x;
 
+	pod_hook(inc->dp, c);
 	if (inc->err)
 		return;
 	if (inc->n == inc->cap) {
@@ -524,6 +616,40 @@ static int key_refs(struct inc *inc, const struct plan_chain *c, int delta)
 	return 0;
 }
 
+/* Fail-closed: the pod's addresses in the known sets follow its current addresses. */
+static int fc_sync(struct inc *inc, const char *podkey, const struct pod_obj *pod)
+{
+	struct dataplane *dp = inc->dp;
+	struct plan_record *old = plan_map_dels(&dp->fc_records, podkey), *now_rec = NULL;
+	int r = 0;
+
+	for (size_t i = 0; old && i < old->n && r >= 0; i++) {
+		struct plan_set *s = plan_map_gets(&dp->cur.sets, old->v[i].kind == PLAN_SET_PODS4
+									 ? PLAN_FC_KNOWN4
+									 : PLAN_FC_KNOWN6);
+
+		if (s)
+			r = mirror_elem_del(inc, s, &old->v[i].el);
+	}
+	plan_record_free(old);
+	if (r < 0 || !pod)
+		return r;
+	if ((r = fc_record(dp, pod, &now_rec)) < 0 || !now_rec)
+		return r;
+	for (size_t i = 0; i < now_rec->n && r >= 0; i++) {
+		struct plan_set *s = plan_map_gets(&dp->cur.sets, now_rec->v[i].kind == PLAN_SET_PODS4
+									  ? PLAN_FC_KNOWN4
+									  : PLAN_FC_KNOWN6);
+
+		if (s)
+			r = mirror_elem_add(inc, s, &now_rec->v[i].el);
+	}
+	if (r >= 0 && (r = plan_map_puts(&dp->fc_records, podkey, now_rec, NULL)) >= 0)
+		return 0;
+	plan_record_free(now_rec);
+	return r;
+}
+
 /* Rebuild one pod's chains and its verdict-map elements against the mirror. */
 static int pod_sync(struct inc *inc, const char *podkey)
 {
@@ -537,6 +663,8 @@ static int pod_sync(struct inc *inc, const char *podkey)
 		return 0;
 	snprintf(ns, sizeof(ns), "%.*s", (int)(slash - podkey), podkey);
 	pod = engine_pod(inc->e, ns, slash + 1);
+	if (dp->pcfg.n_fc_cidrs && (r = fc_sync(inc, podkey, pod)) < 0)
+		return r;
 	for (int d = 0; d < 2; d++) {
 		char name[PLAN_NAME_MAX];
 		struct plan_chain *want = NULL, *have;

@@ -60,6 +60,7 @@ struct manifest_dir {
 	struct md_key **buckets;
 	size_t n_buckets;
 	size_t n_keys;
+	unsigned changed_kinds; /* 1u << enum obj_kind applied or deleted by the last sync */
 };
 
 static uint64_t fnv1a(const void *buf, size_t len)
@@ -146,6 +147,11 @@ void manifest_dir_free(struct manifest_dir *md)
 const char *manifest_dir_path(const struct manifest_dir *md)
 {
 	return md->path;
+}
+
+unsigned manifest_dir_changed_kinds(const struct manifest_dir *md)
+{
+	return md ? md->changed_kinds : 0;
 }
 
 size_t manifest_dir_n_errors(const struct manifest_dir *md)
@@ -697,8 +703,10 @@ static int apply_keys(struct manifest_dir *md, struct engine *e, int dirfd, stru
 			/* No file mentions it any more. */
 			if (k->applied) {
 				r = engine_delete(e, k->kind, k->ns, k->name);
-				if (r >= 0 || r == -ENOENT)
+				if (r >= 0 || r == -ENOENT) {
 					updates++;
+					md->changed_kinds |= 1u << k->kind;
+				}
 			}
 			key_remove(md, k);
 			continue;
@@ -720,6 +728,7 @@ static int apply_keys(struct manifest_dir *md, struct engine *e, int dirfd, stru
 		}
 		k->applied = true;
 		k->source = w->file;
+		md->changed_kinds |= 1u << k->kind;
 		updates++;
 	}
 	drop_staged(md);
@@ -869,6 +878,7 @@ int manifest_dir_sync(struct manifest_dir *md, struct engine *e,
 
 	if (!md || !e)
 		return -EINVAL;
+	md->changed_kinds = 0;
 	dirfd = open(md->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd < 0)
 		return -errno;

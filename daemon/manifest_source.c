@@ -75,6 +75,8 @@ static void on_diag(void *ud, const struct decode_diag *d)
 		     d->kind ? d->kind : "object", d->ns ? d->ns : "", d->ns ? "/" : "",
 		     d->name ? d->name : "?", d->message ? d->message : "rejected") < 0)
 		return;
+	if (ms->base.diag)
+		ms->base.diag(ms->base.diag_ud, d);
 	if (!error_set_has(&ms->seen, key))
 		log_warning("manifests: %s", key);
 	if (ms->cur.n >= MAX_TRACKED_ERRORS)
@@ -230,6 +232,11 @@ static size_t n_errors(const struct source *s)
 	return manifest_dir_n_errors(ms->md);
 }
 
+static unsigned changed_kinds(const struct source *s)
+{
+	return manifest_dir_changed_kinds(((const struct manifest_source *)s)->md);
+}
+
 static void free_source(struct source *s)
 {
 	struct manifest_source *ms = (struct manifest_source *)s;
@@ -252,6 +259,7 @@ static const struct source_ops manifest_source_ops = {
 	.n_errors = n_errors,
 	.location = location,
 	.free = free_source,
+	.changed_kinds = changed_kinds,
 };
 
 int manifest_source_new(const char *path, void (*notify)(void *ud), void *ud,

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdio.h>
 
+#include "caps.h"
 #include "config.h"
 #include "daemon.h"
 #include "dataplane.h"
@@ -16,9 +17,21 @@
 int main(int argc, char **argv)
 {
 	struct daemon d = {0};
-	_cleanup_free_ char *err = NULL;
+	_cleanup_free_ char *err = NULL, *user = NULL, *cap_err = NULL;
 	sigset_t mask;
-	int r;
+	int r, net_admin;
+
+	/* Before any input is read (configuration file, manifests, kubeconfig): CAP_NET_ADMIN only. */
+	net_admin = config_cmdline_user(argc, argv, &user);
+	if (net_admin >= 0)
+		net_admin = caps_restrict(user, &cap_err);
+	if (net_admin < 0) {
+		if (cap_err)
+			log_error("cannot drop privileges: %s", cap_err);
+		else
+			log_error_errno(net_admin, "cannot drop privileges");
+		return EXIT_RUNTIME;
+	}
 
 	r = config_load(&d.cfg, argc, argv, CONFIG_DEFAULT_FILE, &err);
 	if (r < 0) {
@@ -52,6 +65,10 @@ int main(int argc, char **argv)
 	case CONFIG_RUN:
 		break;
 	}
+	if (net_admin == 0)
+		log_warning("running without CAP_NET_ADMIN: nftables will refuse to program table "
+			    "inet %s",
+			    d.cfg.table);
 
 	/* The loop reads these from a signalfd; block them before anything else exists. */
 	sigemptyset(&mask);

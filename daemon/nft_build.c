@@ -199,6 +199,43 @@ static struct nftnl_expr *lookup(const char *set, bool vmap)
 	return e;
 }
 
+/* <addr> != @set */
+static struct nftnl_expr *lookup_inv(const char *set)
+{
+	struct nftnl_expr *e = lookup(set, false);
+
+	if (e)
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
+	return e;
+}
+
+/* limit rate <rate>/second burst <burst> packets */
+static struct nftnl_expr *limit(uint32_t rate, uint32_t burst)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("limit");
+
+	if (e) {
+		nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_RATE, rate);
+		nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_UNIT, 1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_BURST, burst);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_FLAGS, 0);
+	}
+	return e;
+}
+
+/* log group <group> prefix "<prefix>" */
+static struct nftnl_expr *nflog(uint16_t group, const char *prefix)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("log");
+
+	if (e) {
+		nftnl_expr_set_u16(e, NFTNL_EXPR_LOG_GROUP, group);
+		nftnl_expr_set_str(e, NFTNL_EXPR_LOG_PREFIX, prefix ? prefix : "");
+	}
+	return e;
+}
+
 /* ip saddr 12/4, daddr 16/4; ip6 saddr 8/16, daddr 24/16 */
 static void addr_offset(uint8_t nfproto, enum plan_addr a, uint32_t *off, uint32_t *len)
 {
@@ -256,6 +293,10 @@ struct nftnl_rule *nft_build_rule(const char *table, const char *chain, const st
 			     add(r, payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, next + 1));
 		}
 		ok = ok && add(r, lookup(pr->set, pr->verdict == PLAN_V_VMAP));
+		if (pr->nset && !pr->named && pr->verdict != PLAN_V_VMAP)
+			ok = ok &&
+			     add(r, payload(NFT_PAYLOAD_NETWORK_HEADER, off, len, NFT_REG_1)) &&
+			     add(r, lookup_inv(pr->nset));
 	}
 	if (pr->l4proto) {
 		uint8_t v = pr->l4proto;
@@ -277,7 +318,12 @@ struct nftnl_rule *nft_build_rule(const char *table, const char *chain, const st
 		else
 			ok = ok && add(r, range(&lo, &hi, 2));
 	}
+	if (pr->log)
+		ok = ok && add(r, limit(pr->log_rate, pr->log_burst)) &&
+		     add(r, nflog(pr->log_group, pr->log_prefix));
 	switch (pr->verdict) {
+	case PLAN_V_CONTINUE:
+		break;
 	case PLAN_V_ACCEPT:
 		ok = ok && add(r, verdict(NF_ACCEPT));
 		break;
@@ -304,9 +350,8 @@ struct nftnl_rule *nft_build_rule(const char *table, const char *chain, const st
 	return r;
 }
 
-struct nftnl_set *nft_build_set(const char *table, const struct plan_set *ps)
+struct nftnl_set *nft_build_set(const char *table, const struct plan_set *ps, uint32_t id)
 {
-	static uint32_t set_id;
 	struct nftnl_set *s = nftnl_set_alloc();
 
 	if (!s)
@@ -318,7 +363,7 @@ struct nftnl_set *nft_build_set(const char *table, const struct plan_set *ps)
 	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, ps->key_len);
 	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, ps->flags);
 	/* the kernel requires a transaction-local id on NEWSET */
-	nftnl_set_set_u32(s, NFTNL_SET_ID, ++set_id);
+	nftnl_set_set_u32(s, NFTNL_SET_ID, id);
 	if (ps->flags & NFT_SET_MAP) {
 		nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, ps->data_type);
 		nftnl_set_set_u32(s, NFTNL_SET_DATA_LEN, 0);
@@ -379,6 +424,8 @@ enum pending {
 	P_ADDR_L4_PORT,
 	P_ICMP_TYPE,
 	P_PORT,
+	P_NADDR,
+	P_LIMIT,
 };
 
 struct parse_ctx {
@@ -386,6 +433,7 @@ struct parse_ctx {
 	enum pending st;
 	uint32_t addr_off, addr_len;
 	bool seen_verdict;
+	bool seen_log;
 	bool bad;
 };
 
@@ -424,6 +472,9 @@ static int parse_expr_cb(struct nftnl_expr *e, void *data)
 	const uint8_t *d;
 
 	if (ctx->bad || ctx->seen_verdict || !name)
+		goto bad;
+	/* a log statement is last but for the verdict */
+	if (ctx->seen_log && strcmp(name, "immediate") != 0 && strcmp(name, "reject") != 0)
 		goto bad;
 	if (strcmp(name, "meta") == 0) {
 		uint32_t key = nftnl_expr_get_u32(e, NFTNL_EXPR_META_KEY);
@@ -489,6 +540,11 @@ static int parse_expr_cb(struct nftnl_expr *e, void *data)
 		}
 		if (ctx->st != P_NONE)
 			goto bad;
+		if (base == NFT_PAYLOAD_NETWORK_HEADER && r->addr != PLAN_ADDR_NONE && r->set &&
+		    !r->nset && !r->named && off == ctx->addr_off && len == ctx->addr_len) {
+			ctx->st = P_NADDR; /* the same address again: != @nset follows */
+			return 0;
+		}
 		if (base == NFT_PAYLOAD_NETWORK_HEADER && r->addr == PLAN_ADDR_NONE) {
 			ctx->addr_off = off;
 			ctx->addr_len = len;
@@ -515,6 +571,50 @@ static int parse_expr_cb(struct nftnl_expr *e, void *data)
 			r->port_hi = (uint16_t)(hi[0] << 8 | hi[1]);
 		} else
 			goto bad;
+		ctx->st = P_NONE;
+		return 0;
+	}
+	if (strcmp(name, "lookup") == 0 && ctx->st == P_NADDR) {
+		const char *set = nftnl_expr_get_str(e, NFTNL_EXPR_LOOKUP_SET);
+
+		if (!set || !u32_is(e, NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV) ||
+		    nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_DREG) || !(r->nset = strdup(set)))
+			goto bad;
+		ctx->st = P_NONE;
+		return 0;
+	}
+	if (strcmp(name, "limit") == 0) {
+		if (ctx->st != P_NONE || r->log ||
+		    !u32_is(e, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS) ||
+		    !nftnl_expr_is_set(e, NFTNL_EXPR_LIMIT_UNIT) ||
+		    nftnl_expr_get_u64(e, NFTNL_EXPR_LIMIT_UNIT) != 1 ||
+		    !nftnl_expr_is_set(e, NFTNL_EXPR_LIMIT_RATE) ||
+		    nftnl_expr_get_u64(e, NFTNL_EXPR_LIMIT_RATE) > UINT32_MAX ||
+		    (nftnl_expr_is_set(e, NFTNL_EXPR_LIMIT_FLAGS) &&
+		     nftnl_expr_get_u32(e, NFTNL_EXPR_LIMIT_FLAGS) != 0))
+			goto bad;
+		r->log_rate = (uint32_t)nftnl_expr_get_u64(e, NFTNL_EXPR_LIMIT_RATE);
+		r->log_burst = nftnl_expr_is_set(e, NFTNL_EXPR_LIMIT_BURST)
+				       ? nftnl_expr_get_u32(e, NFTNL_EXPR_LIMIT_BURST)
+				       : 0;
+		ctx->st = P_LIMIT;
+		return 0;
+	}
+	if (strcmp(name, "log") == 0) {
+		const char *prefix = nftnl_expr_is_set(e, NFTNL_EXPR_LOG_PREFIX)
+					     ? nftnl_expr_get_str(e, NFTNL_EXPR_LOG_PREFIX)
+					     : NULL;
+
+		if (ctx->st != P_LIMIT || !nftnl_expr_is_set(e, NFTNL_EXPR_LOG_GROUP) || !prefix ||
+		    (nftnl_expr_is_set(e, NFTNL_EXPR_LOG_SNAPLEN) &&
+		     nftnl_expr_get_u32(e, NFTNL_EXPR_LOG_SNAPLEN) != 0) ||
+		    (nftnl_expr_is_set(e, NFTNL_EXPR_LOG_QTHRESHOLD) &&
+		     nftnl_expr_get_u16(e, NFTNL_EXPR_LOG_QTHRESHOLD) != 0) ||
+		    !(r->log_prefix = strndup(prefix, PLAN_LOG_PREFIX_MAX - 1)))
+			goto bad;
+		r->log = true;
+		r->log_group = nftnl_expr_get_u16(e, NFTNL_EXPR_LOG_GROUP);
+		ctx->seen_log = true;
 		ctx->st = P_NONE;
 		return 0;
 	}
@@ -583,7 +683,13 @@ int nft_parse_rule(const struct nftnl_rule *nr, struct plan_rule *ret)
 		ud = nftnl_rule_get_data(nr, NFTNL_RULE_USERDATA, &len);
 		ret->comment = nft_udata_comment(ud, len, NFTNL_UDATA_RULE_COMMENT);
 	}
-	if (ctx.bad || !ctx.seen_verdict || ctx.st != P_NONE)
+	if (ctx.bad || ctx.st != P_NONE)
 		return -EINVAL;
+	if (!ctx.seen_verdict) {
+		/* only a log statement may go without a verdict */
+		if (!ctx.seen_log)
+			return -EINVAL;
+		ret->verdict = PLAN_V_CONTINUE;
+	}
 	return 0;
 }

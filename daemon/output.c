@@ -414,7 +414,7 @@ void out_fmt_port(const struct np_port *p, const struct pod_obj *dst, char *buf,
 static size_t isolating(const struct engine *e, const struct endpoint *ep, enum direction dir,
 			const struct half_verdict *h, const struct netpol *const **ret)
 {
-	if (!h->checked || !h->isolated)
+	if (!h->checked || (!h->isolated && !h->audit))
 		return 0;
 	if (ep->pod)
 		return engine_pod_policies(e, ep->pod, dir, ret);
@@ -441,17 +441,20 @@ static void print_half(FILE *f, const struct engine *e, enum direction dir,
 			ep->pod ? "hostNetwork pod: node traffic" : "not a pod: no policy applies");
 		return;
 	}
-	if (!h->isolated) {
+	if (!h->isolated && !h->audit) {
 		fprintf(f, "not isolated (no %s policy selects the pod): allowed\n", what);
 		return;
 	}
-	fprintf(f, "isolated by");
+	fprintf(f, h->audit ? "not isolated; audited by" : "isolated by");
 	for (size_t i = 0; i < n_pols; i++) {
 		out_fmt_policy(pols[i], name, sizeof(name));
 		fprintf(f, "%s %s", i ? "," : "", name);
 	}
-	fprintf(f, "\n");
-	if (h->allowed) {
+	fprintf(f, "%s\n", h->audit ? " (audit mode: never denies)" : "");
+	if (h->audit && h->audit_denied) {
+		fprintf(f, "    would be denied (audit): no %s rule of %s matches\n", what,
+			n_pols == 1 ? "this policy" : "these policies");
+	} else if (h->allowed) {
 		const struct rule_match *m = &h->by;
 		const struct np_rule *rule = m->dir == DIR_INGRESS ? &m->pol->ingress[m->rule]
 								    : &m->pol->egress[m->rule];
@@ -492,13 +495,15 @@ static void json_half(struct out_json *j, const struct engine *e, enum direction
 	out_json_bool(j, "checked", h->checked);
 	out_json_bool(j, "isolated", h->checked && h->isolated);
 	out_json_bool(j, "allowed", !h->checked || !h->isolated || h->allowed);
+	out_json_bool(j, "audit", h->checked && h->audit);
+	out_json_bool(j, "audit_denied", h->checked && h->audit_denied);
 	out_json_begin_array(j, "isolating");
 	for (size_t i = 0; i < n_pols; i++) {
 		out_fmt_policy(pols[i], name, sizeof(name));
 		out_json_string(j, NULL, name);
 	}
 	out_json_end_array(j);
-	if (h->checked && h->isolated && h->allowed) {
+	if (h->checked && ((h->isolated && h->allowed) || (h->audit && !h->audit_denied))) {
 		out_fmt_policy(h->by.pol, name, sizeof(name));
 		out_json_begin_object(j, "allowed_by");
 		out_json_string(j, "policy", name);

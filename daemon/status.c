@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <libgen.h>
 #include <microhttpd.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -16,54 +17,13 @@
 #include <time.h>
 
 #include "daemon.h"
+#include "events.h"
+#include "k8s.h"
 #include "log.h"
-#include "status.h"
+#include "metrics.h"
+#include "status_int.h"
 
-struct request {
-	struct status_server *s;
-	struct MHD_Connection *conn;
-	size_t body_len;
-	/* long poll: set while suspended in POST /v1/sync */
-	bool waiting;
-	bool answered; /* resumed: answer with code + status object */
-	unsigned code;
-	const char *why; /* reason for a non-200 long-poll answer, static */
-	uint64_t ticket;
-	uint64_t deadline;
-	struct request *next, **pprev;
-};
-
-struct status_server {
-	struct daemon *d;
-	struct MHD_Daemon *mhd;
-	char *path;
-	dev_t dev; /* identity of the socket we bound, so we only unlink our own */
-	ino_t ino;
-	struct loop_io *io;
-	struct loop_timer *mhd_timer;
-	struct loop_timer *wait_timer;
-	struct request *waiters;
-	bool stopping;
-};
-
-enum method {
-	M_GET = 1 << 0,
-	M_HEAD = 1 << 1,
-	M_POST = 1 << 2,
-};
-
-typedef enum MHD_Result (*route_fn)(struct status_server *s, struct request *req);
-
-struct route {
-	const char *path;
-	unsigned methods;
-	route_fn handler;
-};
-
-/* jansson's own json_decrefp (json_auto_t) accepts NULL */
-#define _cleanup_json_ _cleanup_(json_decrefp)
-
-static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned code, json_t *body,
+enum MHD_Result status_send_json(struct MHD_Connection *conn, unsigned code, json_t *body,
 				 const char *allow)
 {
 	struct MHD_Response *resp;
@@ -75,6 +35,11 @@ static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned code, jso
 	if (!text)
 		return MHD_NO; /* out of memory: MHD closes the connection */
 	len = strlen(text);
+	if (len > STATUS_MAX_RESPONSE) {
+		free(text);
+		return status_send_error(conn, MHD_HTTP_INSUFFICIENT_STORAGE, "answer too large",
+					 NULL);
+	}
 	{
 		char *t = realloc(text, len + 2);
 
@@ -100,17 +65,35 @@ static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned code, jso
 	return ret;
 }
 
-static enum MHD_Result send_error(struct MHD_Connection *conn, unsigned code, const char *msg,
+enum MHD_Result status_send_buffer(struct MHD_Connection *conn, unsigned code, char *buf,
+				   size_t len, const char *content_type)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	resp = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(buf);
+		return MHD_NO;
+	}
+	(void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+	(void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	ret = MHD_queue_response(conn, code, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+enum MHD_Result status_send_error(struct MHD_Connection *conn, unsigned code, const char *msg,
 				  const char *allow)
 {
 	_cleanup_json_ json_t *j = json_pack("{s:s, s:i}", "error", msg, "code", (int)code);
 
 	if (!j)
 		return MHD_NO;
-	return send_json(conn, code, j, allow);
+	return status_send_json(conn, code, j, allow);
 }
 
-static json_t *json_time(const struct timespec *ts)
+json_t *status_json_time(const struct timespec *ts)
 {
 	struct tm tm;
 	char buf[64];
@@ -123,49 +106,86 @@ static json_t *json_time(const struct timespec *ts)
 	return json_string(buf);
 }
 
-static json_t *json_str_or_null(const char *s)
+json_t *status_json_str_or_null(const char *s)
 {
 	return s && s[0] ? json_string(s) : json_null();
+}
+
+static json_t *source_object(const struct source *src)
+{
+	struct k8s_resource_status rs[8];
+	json_t *o, *res;
+	int n;
+
+	if (!src)
+		return json_null();
+	o = json_pack("{s:s, s:s, s:b, s:I, s:o}", "kind", src->ops->kind, "path",
+		      src->ops->location(src), "synced", src->ops->synced(src), "errors",
+		      (json_int_t)src->ops->n_errors(src), "degraded",
+		      status_json_str_or_null(source_degraded(src)));
+	if (!o || !k8s_source_is(src))
+		return o;
+	n = k8s_source_status(src, rs, ELEMENTSOF(rs));
+	res = json_array();
+	for (int i = 0; res && i < n; i++)
+		json_array_append_new(
+			res,
+			json_pack("{s:s, s:s, s:b, s:s, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+				  "s:I}",
+				  "resource", rs[i].resource, "state", rs[i].state, "synced",
+				  rs[i].synced, "resource_version",
+				  rs[i].resource_version ? rs[i].resource_version : "",
+				  "last_error", status_json_str_or_null(rs[i].last_error), "lists",
+				  (json_int_t)rs[i].lists, "relists", (json_int_t)rs[i].relists,
+				  "watches", (json_int_t)rs[i].watches, "watch_restarts",
+				  (json_int_t)rs[i].watch_restarts, "expired",
+				  (json_int_t)rs[i].expired, "errors", (json_int_t)rs[i].errors,
+				  "objects", (json_int_t)rs[i].objects, "invalid",
+				  (json_int_t)rs[i].invalid));
+	if (res)
+		json_object_set_new(o, "resources", res);
+	return o;
 }
 
 /* The object of GET /v1/status, also the answer of POST /v1/sync. */
 static json_t *status_object(const struct daemon *d)
 {
 	struct dataplane_stats st = {0};
+	struct engine_counts ec = {0};
 	json_t *last;
-	const struct source *src = d->source;
 
 	if (d->dp)
 		dataplane_get_stats(d->dp, &st);
+	if (d->engine)
+		engine_counts(d->engine, &ec);
 	if (d->last.valid)
-		last = json_pack("{s:o, s:f, s:I, s:I, s:o}", "time", json_time(&d->last.time),
-				 "duration_seconds", d->last.duration_seconds, "batch_messages",
+		last = json_pack("{s:o, s:f, s:I, s:I, s:o}", "time",
+				 status_json_time(&d->last.time), "duration_seconds",
+				 d->last.duration_seconds, "batch_messages",
 				 (json_int_t)d->last.batch_messages, "batch_elements",
 				 (json_int_t)d->last.batch_elements, "error",
-				 json_str_or_null(d->last.error_text));
+				 status_json_str_or_null(d->last.error_text));
 	else
 		last = json_null();
 
 	return json_pack(
-		"{s:s, s:s, s:o, s:o, s:b, s:b, s:o, s:I, s:I, s:o, s:{s:s, s:s, s:I}, "
-		"s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:I, s:I}",
+		"{s:s, s:s, s:o, s:o, s:b, s:b, s:o, s:I, s:I, s:o, s:{s:s, s:s, s:I, s:I, s:I}, "
+		"s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I}, s:I, s:I}",
 		"node", d->cfg.node_name, "version", NETPOLD_VERSION, "started",
-		json_time(&d->started), "source",
-		src ? json_pack("{s:s, s:s, s:b, s:I}", "kind", src->ops->kind, "path",
-				src->ops->location(src), "synced", src->ops->synced(src), "errors",
-				(json_int_t)src->ops->n_errors(src))
-		    : json_null(),
-		"ready", d->ready, "degraded", d->degraded, "reason", json_str_or_null(d->reason),
+		status_json_time(&d->started), "source", source_object(d->source), "ready",
+		d->ready, "degraded", d->degraded, "reason", status_json_str_or_null(d->reason),
 		"input_generation", (json_int_t)d->input_generation, "programmed_generation",
 		(json_int_t)d->programmed_generation, "last_reconcile", last, "table", "name",
 		d->cfg.table, "deny_action", deny_action_name(d->cfg.deny_action), "drift_repairs",
-		(json_int_t)st.drift_repairs, "counts", "namespaces",
+		(json_int_t)st.drift_repairs, "commits", (json_int_t)st.commits, "kernel_errors",
+		(json_int_t)st.kernel_errors, "counts", "namespaces",
 		(json_int_t)d->counts.namespaces, "pods", (json_int_t)d->counts.pods,
 		"local_pods", (json_int_t)d->counts.local_pods, "policies",
 		(json_int_t)d->counts.policies, "services", (json_int_t)d->counts.services,
-		"set_elements", (json_int_t)st.set_elements, "reconciles",
-		(json_int_t)d->reconciles, "reconcile_failures",
-		(json_int_t)d->reconcile_failures);
+		"rules", (json_int_t)ec.rules, "set_elements", (json_int_t)st.set_elements,
+		"events", "published", (json_int_t)event_hub_published(d->events), "dropped",
+		(json_int_t)event_hub_dropped(d->events), "reconciles", (json_int_t)d->reconciles,
+		"reconcile_failures", (json_int_t)d->reconcile_failures);
 }
 
 static enum MHD_Result send_status(struct status_server *s, struct request *req, unsigned code)
@@ -173,8 +193,8 @@ static enum MHD_Result send_status(struct status_server *s, struct request *req,
 	_cleanup_json_ json_t *j = status_object(s->d);
 
 	if (!j)
-		return send_error(req->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory", NULL);
-	return send_json(req->conn, code, j, NULL);
+		return status_send_error(req->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory", NULL);
+	return status_send_json(req->conn, code, j, NULL);
 }
 
 static enum MHD_Result h_status(struct status_server *s, struct request *req)
@@ -186,7 +206,7 @@ static enum MHD_Result h_healthz(struct status_server *s, struct request *req)
 {
 	_cleanup_json_ json_t *j = json_pack("{s:s}", "status", "ok");
 
-	return j ? send_json(req->conn, MHD_HTTP_OK, j, NULL) : MHD_NO;
+	return j ? status_send_json(req->conn, MHD_HTTP_OK, j, NULL) : MHD_NO;
 }
 
 static enum MHD_Result h_readyz(struct status_server *s, struct request *req)
@@ -195,9 +215,9 @@ static enum MHD_Result h_readyz(struct status_server *s, struct request *req)
 	bool ok = d->ready && !d->degraded;
 	_cleanup_json_ json_t *j = json_pack(
 		"{s:b, s:b, s:b, s:o}", "ok", ok, "ready", d->ready, "degraded", d->degraded,
-		"reason", json_str_or_null(d->reason));
+		"reason", status_json_str_or_null(d->reason));
 
-	return j ? send_json(req->conn, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, j, NULL)
+	return j ? status_send_json(req->conn, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, j, NULL)
 		 : MHD_NO;
 }
 
@@ -231,7 +251,7 @@ static enum MHD_Result h_sync(struct status_server *s, struct request *req)
 		_cleanup_json_ json_t *j = json_pack("{s:s, s:i}", "error", "netpold is stopping",
 						     "code", MHD_HTTP_SERVICE_UNAVAILABLE);
 
-		return j ? send_json(req->conn, MHD_HTTP_SERVICE_UNAVAILABLE, j, NULL) : MHD_NO;
+		return j ? status_send_json(req->conn, MHD_HTTP_SERVICE_UNAVAILABLE, j, NULL) : MHD_NO;
 	}
 	/* One ticket per request: the reconcile that reads the source after it covers it. */
 	req->ticket = daemon_request_sync(s->d);
@@ -247,12 +267,27 @@ static enum MHD_Result h_sync(struct status_server *s, struct request *req)
 	return MHD_YES;
 }
 
-/* Routes; later: /v1/policies, /v1/pods, /v1/explain, /v1/events. */
-static const struct route routes[] = {
-	{"/v1/status", M_GET | M_HEAD, h_status},
-	{"/v1/sync", M_POST, h_sync},
-	{"/healthz", M_GET | M_HEAD, h_healthz},
-	{"/readyz", M_GET | M_HEAD, h_readyz},
+/* The status socket's routes. */
+static const struct route sock_routes[] = {
+	{"/v1/status", false, M_GET | M_HEAD, h_status},
+	{"/v1/sync", false, M_POST, h_sync},
+	{"/v1/policies", false, M_GET | M_HEAD, status_h_policies},
+	{"/v1/policies/", true, M_GET | M_HEAD, status_h_policy},
+	{"/v1/pods", false, M_GET | M_HEAD, status_h_pods},
+	{"/v1/pods/", true, M_GET | M_HEAD, status_h_pod},
+	{"/v1/explain", false, M_GET | M_HEAD, status_h_explain},
+	{"/v1/matrix", false, M_GET | M_HEAD, status_h_matrix},
+	{"/v1/events", false, M_GET, status_h_events},
+	{"/metrics", false, M_GET | M_HEAD, status_h_metrics},
+	{"/healthz", false, M_GET | M_HEAD, h_healthz},
+	{"/readyz", false, M_GET | M_HEAD, h_readyz},
+};
+
+/* The metrics port's routes: what Prometheus and the kubelet's probes need, nothing else. */
+static const struct route metrics_routes[] = {
+	{"/metrics", false, M_GET | M_HEAD, status_h_metrics},
+	{"/healthz", false, M_GET | M_HEAD, h_healthz},
+	{"/readyz", false, M_GET | M_HEAD, h_readyz},
 };
 
 static unsigned method_bit(const char *m)
@@ -271,6 +306,8 @@ static const char *allow_header(unsigned methods)
 	switch (methods) {
 	case M_POST:
 		return "POST";
+	case M_GET:
+		return "GET";
 	case M_GET | M_HEAD:
 		return "GET, HEAD";
 	default:
@@ -281,17 +318,21 @@ static const char *allow_header(unsigned methods)
 static enum MHD_Result route(struct status_server *s, struct request *req, const char *url,
 			     const char *method)
 {
+	const struct http_listener *l = req->lis;
 	unsigned m = method_bit(method);
 
-	for (size_t i = 0; i < ELEMENTSOF(routes); i++) {
-		if (strcmp(routes[i].path, url) != 0)
+	for (size_t i = 0; i < l->n_routes; i++) {
+		const struct route *rt = &l->routes[i];
+
+		if (rt->prefix ? strncmp(rt->path, url, strlen(rt->path)) != 0
+			       : strcmp(rt->path, url) != 0)
 			continue;
-		if (!(routes[i].methods & m))
-			return send_error(req->conn, MHD_HTTP_METHOD_NOT_ALLOWED,
-					  "method not allowed", allow_header(routes[i].methods));
-		return routes[i].handler(s, req);
+		if (!(rt->methods & m))
+			return status_send_error(req->conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+						 "method not allowed", allow_header(rt->methods));
+		return rt->handler(s, req);
 	}
-	return send_error(req->conn, MHD_HTTP_NOT_FOUND, "not found", NULL);
+	return status_send_error(req->conn, MHD_HTTP_NOT_FOUND, "not found", NULL);
 }
 
 static bool content_length_too_big(struct MHD_Connection *conn)
@@ -310,7 +351,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 				  const char *method, const char *version,
 				  const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
-	struct status_server *s = cls;
+	struct http_listener *lis = cls;
+	struct status_server *s = lis->s;
 	struct request *req = *con_cls;
 
 	if (!req) {
@@ -318,14 +360,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		if (!req)
 			return MHD_NO;
 		req->s = s;
+		req->lis = lis;
 		req->conn = conn;
+		req->url = url;
 		*con_cls = req;
 		if (strlen(url) > STATUS_MAX_URL_LEN)
-			return send_error(conn, MHD_HTTP_URI_TOO_LONG, "URL too long", NULL);
+			return status_send_error(conn, MHD_HTTP_URI_TOO_LONG, "URL too long", NULL);
 		/* refuse a declared big body now: MHD cannot answer once the upload has begun */
 		if (content_length_too_big(conn))
-			return send_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large",
-					  NULL);
+			return status_send_error(conn, MHD_HTTP_CONTENT_TOO_LARGE,
+						 "request body too large", NULL);
 		return MHD_YES;
 	}
 	if (req->answered) {
@@ -337,7 +381,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 			if (j && req->why)
 				json_object_set_new(j, "error", json_string(req->why));
-			return j ? send_json(conn, req->code, j, NULL) : MHD_NO;
+			return j ? status_send_json(conn, req->code, j, NULL) : MHD_NO;
 		}
 	}
 	if (*upload_data_size) {
@@ -362,21 +406,29 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
-static void update_mhd_timer(struct status_server *s)
+static void update_mhd_timer(struct http_listener *l)
 {
 	MHD_UNSIGNED_LONG_LONG ms;
 
-	if (MHD_get_timeout(s->mhd, &ms) == MHD_YES)
-		loop_timer_arm(s->mhd_timer, (uint64_t)ms * 1000u);
+	if (MHD_get_timeout(l->mhd, &ms) == MHD_YES)
+		loop_timer_arm(l->timer, (uint64_t)ms * 1000u);
 	else
-		loop_timer_disarm(s->mhd_timer);
+		loop_timer_disarm(l->timer);
 }
 
-static void run_mhd(struct status_server *s)
+static void run_mhd(struct http_listener *l)
 {
-	if (MHD_run(s->mhd) != MHD_YES)
-		log_debug("status: MHD_run failed");
-	update_mhd_timer(s);
+	if (!l->mhd)
+		return;
+	if (MHD_run(l->mhd) != MHD_YES)
+		log_debug("%s: MHD_run failed", l->name);
+	update_mhd_timer(l);
+}
+
+void status_kick(struct http_listener *l)
+{
+	if (l->mhd)
+		loop_timer_arm(l->timer, 0);
 }
 
 static void on_mhd_fd(struct loop *l, int fd, uint32_t events, void *ud)
@@ -419,18 +471,94 @@ static void on_wait_timer(struct loop *l, void *ud)
 
 	if (answer_waiters(s, 0, loop_now_usec(), MHD_HTTP_SERVICE_UNAVAILABLE,
 			   "sync timed out before the state was programmed"))
-		run_mhd(s);
+		run_mhd(&s->sock);
 	arm_wait_timer(s);
+}
+
+void status_server_attach_source(struct status_server *s, struct source *src)
+{
+	if (!s || !src)
+		return;
+	src->diag = status_track_diag;
+	src->diag_ud = s->track;
+}
+
+void status_server_source_synced(struct status_server *s, int r, uint64_t since_usec)
+{
+	const struct source *src;
+	unsigned kinds;
+
+	if (!s)
+		return;
+	status_track_sync_done(s->track, r >= 0);
+	if (r <= 0)
+		return;
+	/* input changed: its programming latency runs until a commit includes it */
+	src = s->d->source;
+	kinds = src && src->ops->changed_kinds ? src->ops->changed_kinds(src) : 0;
+	if (!s->pending_since || since_usec < s->pending_since)
+		s->pending_since = since_usec;
+	s->pending_kinds |= kinds ? kinds : METRICS_TRIGGER_UNKNOWN_BIT;
 }
 
 void status_server_reconciled(struct status_server *s, uint64_t covered, bool ok)
 {
-	if (!s || !covered)
+	const struct daemon *d;
+
+	if (!s)
+		return;
+	d = s->d;
+	if (d->last.valid)
+		metrics_observe_reconcile(s->m, d->last.duration_seconds, d->last.batch_messages,
+					  d->last.batch_elements);
+	if (d->programmed_generation != s->tracked_generation && d->engine) {
+		/* this reconcile committed new input */
+		s->tracked_generation = d->programmed_generation;
+		status_track_programmed(s->track, d);
+		if (s->pending_since) {
+			double secs = (double)(loop_now_usec() - s->pending_since) / 1e6;
+
+			metrics_observe_latency(s->m, s->pending_kinds, secs);
+			s->pending_since = 0;
+			s->pending_kinds = 0;
+		}
+	}
+	if (!covered)
 		return;
 	if (answer_waiters(s, covered, 0, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
 			   ok ? NULL : "reconcile failed; see reason"))
-		run_mhd(s);
+		run_mhd(&s->sock);
 	arm_wait_timer(s);
+}
+
+static void on_deny(void *ud, const struct deny_record *r)
+{
+	struct status_server *s = ud;
+	char ns[MODEL_MAX_NAME_LEN + 1];
+	const char *who = r->dir == DIR_INGRESS ? r->dst : r->src;
+	const char *slash = strchr(who, '/');
+	size_t n;
+	struct deny_record tmp;
+
+	/* the callback is enough here: keep the subscription's queue empty */
+	while (event_sub_pop(s->deny_sub, &tmp))
+		;
+	if (s->n_recent == STATUS_RECENT_EVENTS) {
+		s->recent_head = (s->recent_head + 1) % STATUS_RECENT_EVENTS;
+		s->n_recent--;
+	}
+	s->recent[(s->recent_head + s->n_recent++) % STATUS_RECENT_EVENTS] = *r;
+	/* counted on the protected side: the pod whose isolation denied it */
+	if (!slash) {
+		metrics_count_deny(s->m, NULL);
+		return;
+	}
+	n = (size_t)(slash - who);
+	if (n >= sizeof(ns))
+		n = sizeof(ns) - 1;
+	memcpy(ns, who, n);
+	ns[n] = '\0';
+	metrics_count_deny(s->m, ns);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -563,6 +691,32 @@ static int make_socket(struct status_server *s, const char *group, int *ret_fd)
 	return 0;
 }
 
+/* The metrics port: a numeric HOST:PORT, no name resolution inside the daemon. */
+static int make_tcp_socket(const char *address, int *ret_fd)
+{
+	struct sockaddr_storage sa;
+	socklen_t len;
+	_cleanup_close_ int fd = -1;
+	int one = 1, r;
+
+	r = metrics_address_parse(address, &sa, &len);
+	if (r < 0)
+		return log_error_errno(r, "invalid metrics address %s", address);
+	fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return log_error_errno(-errno, "cannot create the metrics socket");
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (sa.ss_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&sa, len) < 0)
+		return log_error_errno(-errno, "cannot bind the metrics address %s", address);
+	if (listen(fd, 64) < 0)
+		return log_error_errno(-errno, "cannot listen on %s", address);
+	*ret_fd = fd;
+	fd = -1;
+	return 0;
+}
+
 static void remove_socket(struct status_server *s)
 {
 	struct stat st;
@@ -572,10 +726,66 @@ static void remove_socket(struct status_server *s)
 		(void)unlink(s->path);
 }
 
+/* Serve fd (taken over, even on failure) with MHD on the daemon's loop. */
+static int listener_start(struct status_server *s, struct http_listener *l, const char *name,
+			  int fd, const struct route *routes, size_t n_routes, unsigned max_conns)
+{
+	const union MHD_DaemonInfo *info;
+	int r;
+
+	l->s = s;
+	l->name = name;
+	l->routes = routes;
+	l->n_routes = n_routes;
+	/* no MHD thread: its epoll fd and its timeout are served by our loop */
+	l->mhd = MHD_start_daemon(
+		MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+		on_request, l, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_LISTEN_SOCKET,
+		fd, MHD_OPTION_CONNECTION_LIMIT, max_conns, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		(size_t)STATUS_CONNECTION_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT,
+		(unsigned)STATUS_TIMEOUT_SECONDS, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+		MHD_OPTION_END);
+	if (!l->mhd) {
+		close(fd);
+		return log_error_errno(-EIO, "%s: cannot start the HTTP server", name);
+	}
+	/* from here MHD owns fd and closes it in MHD_stop_daemon */
+	info = MHD_get_daemon_info(l->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	if (!info)
+		return log_error_errno(-EIO, "%s: libmicrohttpd has no epoll fd", name);
+	r = loop_io_add(s->d->loop, info->epoll_fd, EPOLLIN, on_mhd_fd, l, &l->io);
+	if (r >= 0)
+		r = loop_timer_new(s->d->loop, on_mhd_timer, l, &l->timer);
+	if (r < 0)
+		return log_error_errno(r, "%s: cannot register with the event loop", name);
+	update_mhd_timer(l);
+	return 0;
+}
+
+static void listener_stop(struct http_listener *l)
+{
+	if (l->mhd) {
+		MHD_socket lfd = MHD_quiesce_daemon(l->mhd); /* accept nothing new */
+
+		if (lfd != MHD_INVALID_SOCKET)
+			close(lfd);
+	}
+}
+
+static void listener_free(struct http_listener *l)
+{
+	if (l->mhd)
+		MHD_stop_daemon(l->mhd);
+	l->mhd = NULL;
+	loop_io_free(l->io);
+	loop_timer_free(l->timer);
+	l->io = NULL;
+	l->timer = NULL;
+}
+
 int status_server_new(struct daemon *d, struct status_server **ret)
 {
 	struct status_server *s;
-	const union MHD_DaemonInfo *info;
 	int fd = -1, r;
 
 	s = calloc(1, sizeof(*s));
@@ -583,43 +793,42 @@ int status_server_new(struct daemon *d, struct status_server **ret)
 		return log_error_errno(-ENOMEM, "status server");
 	s->d = d;
 	s->path = strdup(d->cfg.status_socket);
-	if (!s->path) {
-		free(s);
-		return log_error_errno(-ENOMEM, "status server");
+	if (!s->path || status_track_new(&s->track) < 0 || metrics_new(&s->m) < 0) {
+		r = log_error_errno(-ENOMEM, "status server");
+		goto fail;
+	}
+	if (d->events) {
+		r = event_hub_subscribe(d->events, on_deny, s, &s->deny_sub);
+		if (r < 0) {
+			log_error_errno(r, "status: cannot subscribe to deny records");
+			goto fail;
+		}
 	}
 	r = make_socket(s, d->cfg.socket_group, &fd);
 	if (r < 0)
 		goto fail;
-
-	/* no MHD thread: its epoll fd and its timeout are served by our loop */
-	s->mhd = MHD_start_daemon(
-		MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-		on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_LISTEN_SOCKET,
-		fd, MHD_OPTION_CONNECTION_LIMIT, (unsigned)STATUS_MAX_CONNECTIONS,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)STATUS_CONNECTION_MEMORY,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)STATUS_TIMEOUT_SECONDS,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
-	if (!s->mhd) {
-		close(fd);
-		r = log_error_errno(-EIO, "cannot start the HTTP server on %s", s->path);
-		goto fail;
-	}
-	/* from here MHD owns fd and closes it in MHD_stop_daemon */
-	info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
-	if (!info) {
-		r = log_error_errno(-EIO, "status: libmicrohttpd has no epoll fd");
-		goto fail;
-	}
-	r = loop_io_add(d->loop, info->epoll_fd, EPOLLIN, on_mhd_fd, s, &s->io);
+	r = loop_timer_new(d->loop, on_wait_timer, s, &s->wait_timer);
 	if (r >= 0)
-		r = loop_timer_new(d->loop, on_mhd_timer, s, &s->mhd_timer);
-	if (r >= 0)
-		r = loop_timer_new(d->loop, on_wait_timer, s, &s->wait_timer);
+		r = loop_timer_new(d->loop, status_events_keepalive, s, &s->keepalive_timer);
 	if (r < 0) {
-		log_error_errno(r, "status: cannot register with the event loop");
+		close(fd);
+		log_error_errno(r, "status: cannot create a timer");
 		goto fail;
 	}
-	update_mhd_timer(s);
+	r = listener_start(s, &s->sock, "status", fd, sock_routes, ELEMENTSOF(sock_routes),
+			   STATUS_MAX_CONNECTIONS);
+	if (r < 0)
+		goto fail;
+	if (d->cfg.metrics_address) {
+		r = make_tcp_socket(d->cfg.metrics_address, &fd);
+		if (r < 0)
+			goto fail;
+		r = listener_start(s, &s->metrics, "metrics", fd, metrics_routes,
+				   ELEMENTSOF(metrics_routes), STATUS_METRICS_MAX_CONNECTIONS);
+		if (r < 0)
+			goto fail;
+		log_info("metrics: serving http://%s/metrics", d->cfg.metrics_address);
+	}
 	log_info("status: serving on %s", s->path);
 	*ret = s;
 	return 0;
@@ -632,21 +841,25 @@ void status_server_free(struct status_server *s)
 {
 	if (!s)
 		return;
-	if (s->mhd) {
-		MHD_socket lfd = MHD_quiesce_daemon(s->mhd); /* accept nothing new */
-
-		if (lfd != MHD_INVALID_SOCKET)
-			close(lfd);
+	listener_stop(&s->metrics);
+	listener_stop(&s->sock);
+	s->stopping = true;
+	if (s->sock.mhd) {
 		/* MHD must not be stopped with suspended connections: answer them first */
-		s->stopping = true;
-		if (answer_waiters(s, 0, 0, MHD_HTTP_SERVICE_UNAVAILABLE, "netpold is stopping"))
-			for (int i = 0; i < 3; i++)
-				(void)MHD_run(s->mhd);
-		MHD_stop_daemon(s->mhd);
+		unsigned n = answer_waiters(s, 0, 0, MHD_HTTP_SERVICE_UNAVAILABLE,
+					    "netpold is stopping");
+
+		n += status_events_close_all(s);
+		for (unsigned i = 0; n && i < 3; i++)
+			(void)MHD_run(s->sock.mhd);
 	}
-	loop_io_free(s->io);
-	loop_timer_free(s->mhd_timer);
+	listener_free(&s->metrics);
+	listener_free(&s->sock);
 	loop_timer_free(s->wait_timer);
+	loop_timer_free(s->keepalive_timer);
+	event_sub_free(s->deny_sub);
+	status_track_free(s->track);
+	metrics_free(s->m);
 	remove_socket(s);
 	free(s->path);
 	free(s);

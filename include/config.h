@@ -8,6 +8,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "dataplane.h"
 
@@ -18,6 +19,7 @@
 #define CONFIG_MAX_LINE 4096
 #define CONFIG_MAX_TABLE_LEN 64
 #define CONFIG_MAX_NODE_NAME_LEN 253
+#define CONFIG_MAX_FC_CIDRS 16
 
 /* Exit codes of netpold (docs/daemon.md). */
 enum {
@@ -40,6 +42,9 @@ struct config {
 	char *config_file; /* file read, or NULL when none (the default file may be absent) */
 	/* sources: exactly one for now */
 	char *manifests;
+	char *kubeconfig; /* a file or ':'-list; NULL: --manifests or in-cluster */
+	char *context;    /* kubeconfig context overriding current-context */
+	bool in_cluster;  /* the pod's service account and KUBERNETES_SERVICE_HOST/PORT */
 	/* node and dataplane */
 	char *node_name;
 	char *table;
@@ -47,6 +52,15 @@ struct config {
 	/* status socket */
 	char *status_socket;
 	char *socket_group; /* NULL: keep the process group */
+	char *metrics_address; /* HOST:PORT of the Prometheus listener; NULL: off */
+	char *user;         /* --user (command line only): caps_restrict() switched to it */
+	/* deny records and fail-closed (docs/deny-records.md); restart-only */
+	bool deny_log;            /* --deny-log on|off [on] */
+	uint16_t nflog_group;     /* --nflog-group [5417] */
+	uint32_t deny_log_rate;   /* --deny-log-rate RATE[/BURST]: per second [10] */
+	uint32_t deny_log_burst;  /* [20] */
+	struct cidr fc_cidrs[CONFIG_MAX_FC_CIDRS]; /* --fail-closed-cidr, repeatable */
+	size_t n_fc_cidrs;
 	int log_level;
 };
 
@@ -62,6 +76,13 @@ int config_load(struct config *cfg, int argc, char *const *argv, const char *def
 		char **ret_err);
 
 void config_clear(struct config *cfg);
+
+/*
+ * The --user value of argv (allocated, or NULL when absent or when argv does
+ * not parse), without reading any file: privileges are dropped before the
+ * configuration file is read. Returns 0 or -ENOMEM.
+ */
+int config_cmdline_user(int argc, char *const *argv, char **ret_user);
 
 /* The text printed by --help. */
 const char *config_usage(void);

@@ -15,6 +15,7 @@
 #include "dataplane.h"
 #include "engine.h"
 #include "loop.h"
+#include "pod_latency.h"
 #include "source.h"
 
 #define DAEMON_DEBOUNCE_USEC 20000u       /* quiet time after a source event */
@@ -24,6 +25,8 @@
 #define DAEMON_REASON_MAX 256
 
 struct status_server;
+struct event_hub;
+struct nflog;
 
 struct reconcile_result {
 	bool valid;         /* a reconcile has run */
@@ -50,12 +53,24 @@ struct daemon {
 	struct source *source;
 	struct dataplane *dp;
 	struct status_server *status;
+	struct event_hub *events;   /* deny records: NFLOG publishes, /v1/events subscribes */
+	struct nflog *nflog;        /* the deny-record reader (NULL: --deny-log off or unavailable) */
+	struct loop_io *nflog_io;
+	/*
+	 * netpold_pod_programming_latency_seconds: observations (seconds) from a
+	 * local pod's first appearance with an address to its commit; read them
+	 * with pod_latency_read(&d->pod_latency, &cursor, ...), plus .count and
+	 * .sum for the histogram's _count and _sum.
+	 */
+	struct pod_latency pod_latency;
 
 	int signal_fd;
 	struct loop_io *signal_io;
 	struct loop_io *monitor_io;
 	struct loop_timer *debounce_timer; /* source events settle, then reconcile */
 	struct loop_timer *retry_timer;    /* backoff after a failed reconcile */
+	struct loop_timer *watchdog_timer; /* WATCHDOG=1 to systemd (NULL: no WatchdogSec=) */
+	uint64_t watchdog_usec;            /* systemd's watchdog interval */
 
 	/* what the next reconcile has to do */
 	bool source_dirty;     /* the source reported changes */

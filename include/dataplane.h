@@ -22,6 +22,13 @@ struct dataplane_config {
 	const char *table;     /* "netpold" unless configured */
 	const char *node_name; /* pods with this spec.nodeName are local */
 	enum deny_action deny_action;
+	/* deny records (docs/deny-records.md): log rules before deny verdicts, audit chains */
+	bool deny_log;
+	uint16_t nflog_group;
+	uint32_t log_rate, log_burst; /* packets per second and burst, per pod chain */
+	/* fail-closed ranges (copied): unknown addresses inside are rejected */
+	const struct cidr *fc_cidrs;
+	size_t n_fc_cidrs;
 };
 
 struct dataplane_stats {
@@ -69,6 +76,15 @@ int dataplane_monitor_fd(const struct dataplane *dp);
 int dataplane_monitor_read(struct dataplane *dp);
 
 void dataplane_get_stats(const struct dataplane *dp, struct dataplane_stats *ret);
+
+/*
+ * Called during dataplane_sync() for every pod the engine's change log
+ * reports (POD_TARGET: removed = false; POD_REMOVED: removed = true), before
+ * the batch is committed; pod is only valid during the call. For the
+ * pod-programming latency. cb NULL clears it.
+ */
+typedef void (*dataplane_pod_fn)(void *ud, const struct pod_obj *pod, bool removed);
+void dataplane_set_pod_hook(struct dataplane *dp, dataplane_pod_fn cb, void *ud);
 
 /* Remove our table (uninstall). Returns 0, or 0 as well when it does not exist. */
 int dataplane_cleanup(const char *table);

@@ -81,11 +81,28 @@ int engine_rule_members(const struct engine *e, uint32_t rule_id,
 			int (*cb)(void *ud, const struct pod_obj *p), void *ud);
 const struct compiled_rule *engine_rule(const struct engine *e, uint32_t rule_id);
 
-/* Whether pod (a target) is isolated in dir: selected by a policy having that type. */
+/*
+ * Whether pod (a target) is isolated in dir: selected by an enforcing policy
+ * (mode enforce, the default) having that type.
+ */
 bool engine_pod_isolated(const struct engine *e, const struct pod_obj *pod, enum direction dir);
 
 /*
- * The policies selecting pod that isolate it in dir, sorted by namespace/name.
+ * Audit mode (netpold.io/mode: audit). Policies are additive, so an audit
+ * policy only matters where it is the reason a pod would be isolated: a pod
+ * selected in dir by audit policies only is "audited" there (not isolated):
+ * its traffic is checked against the audit policies' rules, and what they
+ * would deny is reported but allowed. Where an enforcing policy isolates the
+ * pod, audit policies are ignored in that direction (they open nothing).
+ * engine_pod_audit() says whether pod is audited in dir; for such a pod,
+ * engine_pod_policies() and engine_pod_rules() return the audit policies
+ * and their rules.
+ */
+bool engine_pod_audit(const struct engine *e, const struct pod_obj *pod, enum direction dir);
+
+/*
+ * The policies selecting pod that isolate it in dir (or, when the pod is
+ * audited in dir, the audit policies), sorted by namespace/name.
  * *ret points into engine memory valid until the next update. Returns count.
  */
 size_t engine_pod_policies(const struct engine *e, const struct pod_obj *pod, enum direction dir,
@@ -175,12 +192,18 @@ struct rule_match {
 
 struct half_verdict {
 	bool checked;  /* false: endpoint is not a pod target (bare IP, hostNetwork) */
-	bool isolated; /* some policy isolates the pod in this direction */
+	bool isolated; /* some enforcing policy isolates the pod in this direction */
 	bool allowed;
-	struct rule_match by; /* valid when isolated && allowed */
-	/* when isolated: the policies that isolate the pod (and so deny when nothing matched) */
+	struct rule_match by; /* valid when (isolated && allowed) || (audit && !audit_denied) */
+	/*
+	 * when isolated (or audit) and nothing matched: the policies that isolate
+	 * the pod (and so deny), or the audit policies that would
+	 */
 	const struct netpol *const *isolating;
 	size_t n_isolating;
+	/* not isolated, but audited (engine_pod_audit): the rules were checked, allowed stays true */
+	bool audit;
+	bool audit_denied; /* audit: no audit rule matched, "would be denied (audit)" */
 };
 
 struct explanation {
@@ -213,3 +236,20 @@ int engine_service_backends(const struct engine *e, const struct service_obj *sv
 			    uint16_t svc_port, enum proto proto,
 			    int (*cb)(void *ud, const struct pod_obj *backend, uint16_t target_port),
 			    void *ud);
+
+/*
+ * Change log details, as implemented (adds to the description above):
+ *  - RULE_ADDED is followed by one MEMBER_ADDED per initial member of that
+ *    rule; RULE_REMOVED is not preceded by MEMBER_REMOVED entries (the
+ *    rule's members go with it). Replaying MEMBER_* from RULE_ADDED on
+ *    gives exactly engine_rule_members().
+ *  - A policy update keeps the id of every rule whose index and content are
+ *    unchanged (and whose direction is still in policyTypes); other rules are
+ *    removed and re-added with fresh ids. Rules of a direction missing from
+ *    policyTypes are not compiled.
+ *  - POD_TARGET is recorded for every new target pod, for a pod whose
+ *    isolation or applying rules changed, whose IPs, ports or node changed,
+ *    and for the pods a policy selects when the policy's mode changes.
+ *  - Applying an object identical to the stored one records nothing.
+ *  - On -ENOMEM the index may be incomplete: rebuild the engine (resync).
+ */

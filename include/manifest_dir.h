@@ -36,5 +36,8 @@ const char *manifest_dir_path(const struct manifest_dir *md);
 int manifest_dir_sync(struct manifest_dir *md, struct engine *e,
 		      void (*diag)(void *ud, const struct decode_diag *d), void *ud);
 
+/* The kinds the last sync applied or deleted in the engine, as 1u << enum obj_kind. */
+unsigned manifest_dir_changed_kinds(const struct manifest_dir *md);
+
 /* Diagnostics of the last sync that are still standing (one per rejected object). */
 size_t manifest_dir_n_errors(const struct manifest_dir *md);

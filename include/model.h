@@ -131,7 +131,7 @@ struct pod_obj {
 	size_t n_ports;
 };
 
-/* Whether the pod can be a peer: has an IP, not Succeeded/Failed. */
+/* Whether the pod can be a selector peer: not hostNetwork, has an IP, not Succeeded/Failed. */
 bool pod_is_peer(const struct pod_obj *p);
 /* Whether the pod can be a policy target: not hostNetwork. */
 bool pod_is_target(const struct pod_obj *p);

@@ -3,7 +3,8 @@
  * nftables over netlink (libnftnl + libmnl) for the dataplane: builders that
  * turn plan objects into nftnl objects and parse them back (nft_build.c),
  * and the transport (nft_io.c): one atomic batch per commit with a seq per
- * message and every ack read, dumps of our table, and the monitor socket.
+ * message and every ack read; dumps of our table (nft_dump.c) and the
+ * monitor socket (nft_monitor.c).
  */
 #pragma once
 
@@ -23,7 +24,8 @@ struct mnl_socket;
 /* ---- builders (nft_build.c); NULL on ENOMEM ---- */
 struct nftnl_chain *nft_build_chain(const char *table, const struct plan_chain *c);
 struct nftnl_rule *nft_build_rule(const char *table, const char *chain, const struct plan_rule *r);
-struct nftnl_set *nft_build_set(const char *table, const struct plan_set *s);
+/* id: the transaction-local NFTA_SET_ID the kernel requires on NEWSET (unique per batch). */
+struct nftnl_set *nft_build_set(const char *table, const struct plan_set *s, uint32_t id);
 /* Append el to s (an interval is two kernel elements). 0 or -ENOMEM. */
 int nft_build_elem(struct nftnl_set *s, const struct plan_set *ps, const struct plan_elem *el);
 /* Approximate netlink size of one element, for splitting. */
@@ -56,6 +58,11 @@ struct nft_commit_info {
 int nft_sock_open(struct nft_sock *s);
 void nft_sock_close(struct nft_sock *s);
 
+/* Send one request and run cb on each reply until the ack / NLMSG_DONE. 0 or -errno. */
+struct nlmsghdr;
+int nft_talk(struct nft_sock *s, struct nlmsghdr *nlh, int (*cb)(const struct nlmsghdr *, void *),
+	     void *data);
+
 /* The ruleset generation id. 0 or -errno. */
 int nft_get_gen(struct nft_sock *s, uint32_t *ret);
 
@@ -78,7 +85,7 @@ int nft_commit(struct nft_sock *s, const char *table, const struct plan_delta *d
 /* Delete table if present. 0 when done or absent, -errno otherwise. */
 int nft_delete_table(struct nft_sock *s, const char *table);
 
-/* ---- monitor (nft_io.c) ---- */
+/* ---- monitor (nft_monitor.c) ---- */
 int nft_monitor_open(struct mnl_socket **ret);
 /* Join or leave NFNLGRP_NFTABLES (to skip the kernel's per-element notifications of our own big batches). */
 int nft_monitor_membership(struct mnl_socket *mon, bool join);

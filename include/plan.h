@@ -103,14 +103,19 @@ enum plan_verdict {
 	PLAN_V_REJECT_TCP,   /* meta l4proto tcp reject with tcp reset */
 	PLAN_V_REJECT_ICMPX, /* reject with icmpx admin-prohibited */
 	PLAN_V_VMAP,         /* <addr> vmap @set */
+	PLAN_V_CONTINUE,     /* no verdict: a log rule, evaluation goes on */
 };
+
+/* NFLOG prefixes are at most 127 bytes (NF_LOG_PREFIXLEN, with the NUL). */
+#define PLAN_LOG_PREFIX_MAX 128
 
 enum plan_addr { PLAN_ADDR_NONE, PLAN_ADDR_SRC, PLAN_ADDR_DST };
 
 /*
  * One rule, as the conjunction: [meta nfproto] [ct state established,related]
  * [icmpv6 nd] [addr lookup @set | addr . l4proto . th dport @set (named)]
- * [meta l4proto] [th dport lo-hi] verdict.
+ * [addr != @nset] [meta l4proto] [th dport lo-hi]
+ * [limit rate R/second burst B packets log group G prefix "P"] verdict.
  */
 struct plan_rule {
 	uint8_t nfproto; /* 0, NFPROTO_IPV4, NFPROTO_IPV6 */
@@ -119,6 +124,12 @@ struct plan_rule {
 	enum plan_addr addr;
 	bool named; /* set is a named-port concatenation (addr . l4proto . th dport) */
 	char *set;  /* lookup set or verdict map */
+	char *nset; /* and the same address not in this set (inverted lookup); needs set */
+	/* deny records: a rate-limited NFLOG statement (verdict PLAN_V_CONTINUE) */
+	bool log;
+	uint16_t log_group;
+	uint32_t log_rate, log_burst; /* packets per second, burst in packets */
+	char *log_prefix;
 	uint8_t l4proto;
 	bool has_ports;
 	uint16_t port_lo, port_hi;
@@ -154,6 +165,7 @@ void plan_clear(struct plan *p);
 struct plan_set *plan_set_new(const char *name, enum plan_set_kind kind, const char *comment);
 /* Add (or count another reference to) an element; takes nothing. 0 or -ENOMEM. */
 int plan_set_add(struct plan_set *s, const struct plan_elem *el);
+bool plan_elem_equal(const struct plan_elem *a, const struct plan_elem *b);
 bool plan_set_same_type(const struct plan_set *a, const struct plan_set *b);
 bool plan_set_same_elems(const struct plan_set *a, const struct plan_set *b);
 bool plan_chain_equal(const struct plan_chain *a, const struct plan_chain *b);
@@ -185,13 +197,54 @@ int plan_rule_intervals(const struct np_rule *rule, int family, struct plan_elem
 struct plan_config {
 	const char *node_name;
 	bool reject;
+	/*
+	 * Deny records (docs/deny-records.md): with log, every per-pod chain gets
+	 * `limit rate log_rate/second burst log_burst packets log group log_group
+	 * prefix "<plan_log_prefix>"` before its deny verdict, and pods isolated
+	 * only by audit-mode policies get audit chains (which never deny).
+	 */
+	bool log;
+	uint16_t log_group;
+	uint32_t log_rate, log_burst;
+	/*
+	 * Fail-closed: addresses inside these ranges that are no known pod's are
+	 * rejected by the base chains (sets fc_range4/6 and fc_known4/6).
+	 */
+	const struct cidr *fc_cidrs;
+	size_t n_fc_cidrs;
 };
+
+/* Fail-closed sets. */
+#define PLAN_FC_RANGE4 "fc_range4"
+#define PLAN_FC_RANGE6 "fc_range6"
+#define PLAN_FC_KNOWN4 "fc_known4"
+#define PLAN_FC_KNOWN6 "fc_known6"
+
+/*
+ * The NFLOG prefix of pod's chain in dir: "np:<i|e>[a]:<ns>/<name>" ('a':
+ * an audit chain), or "np:<i|e>[a]:#<16 hex digits>" (plan_log_pod_hash of
+ * "ns/name") when that does not fit in 127 bytes.
+ */
+void plan_log_prefix(enum direction dir, bool audit, const char *ns, const char *pod,
+		     char ret[PLAN_LOG_PREFIX_MAX]);
+uint64_t plan_log_pod_hash(const char *ns, const char *pod);
+
+/*
+ * The fail-closed known-set elements pod contributes (kind PLAN_SET_PODS4/6):
+ * its addresses inside cfg's fail-closed ranges, for pods that are not
+ * hostNetwork. Returns the count (at most max) or -E2BIG.
+ */
+struct plan_member_elem;
+int plan_fc_elems(const struct plan_config *cfg, const struct pod_obj *pod,
+		  struct plan_member_elem *ret, size_t max);
 
 /* Whether the pod gets chains on this node. */
 bool plan_pod_local(const struct plan_config *cfg, const struct pod_obj *pod);
 
 /* The fixed objects: forward/input base chains and the four verdict maps (empty). */
 int plan_add_base(struct plan *p);
+/* Same, with cfg's fail-closed rules in the base chains and the fail-closed sets (ranges filled, known sets empty). */
+int plan_add_base_cfg(struct plan *p, const struct plan_config *cfg);
 
 /*
  * The chain of pod in dir, or *ret = NULL when the pod is not isolated there

@@ -31,6 +31,16 @@ bool reference_verdict(const struct reference_world *w, const struct endpoint *s
 		       const struct endpoint *dst, enum proto proto, uint16_t port);
 
 /*
+ * Audit mode: whether the egress half (of src) and the ingress half (of dst)
+ * would deny src -> dst if audit-mode policies were enforced, counted only
+ * for a pod that no enforcing policy isolates in that direction (as
+ * half_verdict.audit_denied).
+ */
+void reference_audit(const struct reference_world *w, const struct endpoint *src,
+		     const struct endpoint *dst, enum proto proto, uint16_t port,
+		     bool *ret_egress, bool *ret_ingress);
+
+/*
  * The endpoint for ip: the peer pod holding it (on a collision Running
  * first, then the lowest namespace/name, as the engine), else a bare IP.
  */

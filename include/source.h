@@ -14,6 +14,7 @@
 #include "loop.h"
 
 struct source;
+struct decode_diag;
 
 struct source_ops {
 	const char *kind; /* "manifests", "kubernetes" */
@@ -34,6 +35,19 @@ struct source_ops {
 	/* Path or URL, for status and logs. */
 	const char *(*location)(const struct source *s);
 	void (*free)(struct source *s);
+	/*
+	 * Why the source cannot currently follow its input (the API server is
+	 * unreachable, a watch is refused), or NULL when healthy. The engine
+	 * keeps the last known state meanwhile. Optional: NULL means never
+	 * degraded; use source_degraded(). The source notifies when it changes.
+	 */
+	const char *(*degraded)(const struct source *s);
+	/*
+	 * The kinds of object the last sync() applied or deleted, as
+	 * 1u << enum obj_kind (the programming-latency metric's trigger).
+	 * Optional: NULL or 0 means unknown.
+	 */
+	unsigned (*changed_kinds)(const struct source *s);
 };
 
 struct source {
@@ -41,12 +55,24 @@ struct source {
 	/* Called from loop handlers when the input changed; the daemon schedules a sync. */
 	void (*notify)(void *ud);
 	void *notify_ud;
+	/*
+	 * Optional, set by the daemon before the first sync: called during
+	 * sync() with every object the source rejects (all standing ones, each
+	 * sync), for the status socket's per-object errors.
+	 */
+	void (*diag)(void *ud, const struct decode_diag *d);
+	void *diag_ud;
 };
 
 static inline void source_free(struct source *s)
 {
 	if (s)
 		s->ops->free(s);
+}
+
+static inline const char *source_degraded(const struct source *s)
+{
+	return s && s->ops->degraded ? s->ops->degraded(s) : NULL;
 }
 
 static inline void source_freep(struct source **s)

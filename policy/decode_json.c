@@ -477,10 +477,14 @@ static int json_dup_recover(const char *buf, const struct jscan *s, const char *
 			size_t a = s->item_start[i], b = s->item_end[i];
 
 			t = json_loadb(buf + a, b - a, JSON_REJECT_DUPLICATES, &e);
-			if (!t && json_error_code(&e) == json_error_duplicate_key &&
-			    asprintf(&errs[i], "%s", e.text) < 0)
-				errs[i] = NULL;
 			json_decref(t);
+			if (!t && json_error_code(&e) == json_error_duplicate_key &&
+			    !(errs[i] = strdup(e.text))) {
+				for (size_t k = 0; k < i; k++)
+					free(errs[k]);
+				free(errs);
+				return -ENOMEM;
+			}
 			/* blank the item to a "0" of the same length: positions and lines stay */
 			memset(env + (a - s->start), ' ', b - a);
 			env[a - s->start] = '0';
@@ -489,8 +493,16 @@ static int json_dup_recover(const char *buf, const struct jscan *s, const char *
 		json_decref(t);
 		if (!t)
 			*ret_doc_err = strdup(e.text);
+		for (size_t i = 0; i < s->n_items && !t && !*ret_doc_err; i++)
+			free(errs[i]);
+		if (!t && !*ret_doc_err) {
+			free(errs);
+			return -ENOMEM;
+		}
 	} else {
 		*ret_doc_err = strdup(first_err);
+		if (!*ret_doc_err)
+			return -ENOMEM;
 	}
 	*ret_item_errs = errs;
 	*ret_root = TAKE_PTR(root);

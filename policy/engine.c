@@ -1,12 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The engine's object store: namespaces, pods, policies and services in hash
- * tables keyed by namespace/name, pods with dense ids, the change log and
- * the lookups of engine.h. Index maintenance lives in engine_index.c, the
- * matcher in engine_match.c.
+ * tables keyed by namespace/name, pods with dense ids, and the change log.
+ * Interning lives in engine_pool.c, lookups in engine_query.c, index
+ * maintenance in engine_index.c, the matcher in engine_match.c.
  */
-#include <stdio.h>
-
 #include "engine_int.h"
 
 const char *direction_name(enum direction d)
@@ -14,16 +12,12 @@ const char *direction_name(enum direction d)
 	return d == DIR_INGRESS ? "ingress" : "egress";
 }
 
-static bool ns_eq(const void *val, const void *key)
+bool engine_ns_key_eq(const void *val, const void *key)
 {
 	return strcmp(((const struct ns_ent *)val)->name, key) == 0;
 }
 
-struct nskey {
-	const char *ns, *name;
-};
-
-static bool pod_key_eq(const void *val, const void *key)
+bool engine_pod_key_eq(const void *val, const void *key)
 {
 	const struct pod_ent *p = val;
 	const struct nskey *k = key;
@@ -31,7 +25,7 @@ static bool pod_key_eq(const void *val, const void *key)
 	return strcmp(p->obj->name, k->name) == 0 && strcmp(p->obj->ns, k->ns) == 0;
 }
 
-static bool pol_key_eq(const void *val, const void *key)
+bool engine_pol_key_eq(const void *val, const void *key)
 {
 	const struct pol_ent *p = val;
 	const struct nskey *k = key;
@@ -39,7 +33,7 @@ static bool pol_key_eq(const void *val, const void *key)
 	return strcmp(p->obj->name, k->name) == 0 && strcmp(p->obj->ns, k->ns) == 0;
 }
 
-static bool svc_key_eq(const void *val, const void *key)
+bool engine_svc_key_eq(const void *val, const void *key)
 {
 	const struct service_obj *s = val;
 	const struct nskey *k = key;
@@ -54,18 +48,18 @@ struct engine *engine_new(void)
 
 const struct ns_ent *engine_ns_find(const struct engine *e, const char *name)
 {
-	return hmap_get(&e->namespaces, hash_str2(name, NULL), ns_eq, name);
+	return engine_hmap_get(&e->namespaces, engine_hash_str2(name, NULL), engine_ns_key_eq, name);
 }
 
-const struct labels *ns_ent_labels(const struct ns_ent *n)
+const struct labels *engine_ns_labels(const struct ns_ent *n)
 {
 	return n->obj ? &n->obj->labels : &n->synth;
 }
 
 struct ns_ent *engine_ns_get(struct engine *e, const char *name, bool create)
 {
-	uint64_t h = hash_str2(name, NULL);
-	struct ns_ent *n = hmap_get(&e->namespaces, h, ns_eq, name);
+	uint64_t h = engine_hash_str2(name, NULL);
+	struct ns_ent *n = engine_hmap_get(&e->namespaces, h, engine_ns_key_eq, name);
 
 	if (n || !create)
 		return n;
@@ -74,13 +68,13 @@ struct ns_ent *engine_ns_get(struct engine *e, const char *name, bool create)
 		return NULL;
 	n->name = strdup(name);
 	if (!n->name || labels_set(&n->synth, "kubernetes.io/metadata.name", name) < 0 ||
-	    hmap_put(&e->namespaces, h, n) < 0) {
+	    engine_hmap_put(&e->namespaces, h, n) < 0) {
 		labels_clear(&n->synth);
 		free(n->name);
 		free(n);
 		return NULL;
 	}
-	if (index_ns_init(e, n) < 0)
+	if (engine_index_ns_init(e, n) < 0)
 		return NULL; /* stays registered, with a partial index */
 	return n;
 }
@@ -104,82 +98,9 @@ int engine_record(struct engine *e, enum engine_change_kind k, uint32_t rule_id,
 
 struct pod_ent *engine_pod_ent(const struct engine *e, const struct pod_obj *pod)
 {
-	return pmap_get(&e->pod_ptrs, pod);
+	return engine_pmap_get(&e->pod_ptrs, pod);
 }
 
-struct pname {
-	int32_t id;
-	char s[];
-};
-
-static bool pname_eq(const void *val, const void *key)
-{
-	return strcmp(((const struct pname *)val)->s, key) == 0;
-}
-
-int32_t port_name_id(struct engine *e, const char *s)
-{
-	uint64_t h = hash_str2(s, NULL);
-	struct pname *x = hmap_get(&e->port_names, h, pname_eq, s);
-	size_t len;
-
-	if (x)
-		return x->id;
-	len = strlen(s);
-	x = malloc(sizeof(*x) + len + 1);
-	if (!x)
-		return -1;
-	x->id = e->next_port_name++;
-	memcpy(x->s, s, len + 1);
-	if (hmap_put(&e->port_names, h, x) < 0) {
-		free(x);
-		return -1;
-	}
-	return x->id;
-}
-
-static void intern(struct hmap *pool, char **s)
-{
-	char *x;
-
-	if (!*s)
-		return;
-	x = spool_get(pool, *s);
-	if (x) { /* on ENOMEM the object keeps its own copy */
-		free(*s);
-		*s = x;
-	}
-}
-
-static void pod_intern(struct engine *e, struct pod_obj *o)
-{
-	intern(&e->strings, &o->ns);
-	intern(&e->strings, &o->node_name);
-	for (size_t i = 0; i < o->labels.n; i++) {
-		intern(&e->strings, &o->labels.v[i].key);
-		intern(&e->strings, &o->labels.v[i].value);
-	}
-	for (size_t i = 0; i < o->n_ports; i++)
-		intern(&e->strings, &o->ports[i].name);
-}
-
-/* Free a stored pod: pooled strings go back to the pool. */
-static void pod_release(struct engine *e, struct pod_obj *o)
-{
-	if (!o)
-		return;
-	spool_release(&e->strings, TAKE_PTR(o->ns));
-	spool_release(&e->strings, TAKE_PTR(o->node_name));
-	for (size_t i = 0; i < o->labels.n; i++) {
-		spool_release(&e->strings, TAKE_PTR(o->labels.v[i].key));
-		spool_release(&e->strings, TAKE_PTR(o->labels.v[i].value));
-	}
-	for (size_t i = 0; i < o->n_ports; i++)
-		spool_release(&e->strings, TAKE_PTR(o->ports[i].name));
-	pod_obj_free(o);
-}
-
-/* The pod's named container ports, compiled for the matcher. */
 static int pod_compile(struct engine *e, struct pod_ent *p)
 {
 	const struct pod_obj *o = p->obj;
@@ -196,7 +117,7 @@ static int pod_compile(struct engine *e, struct pod_ent *p)
 			if (!v)
 				return -ENOMEM;
 		}
-		id = port_name_id(e, o->ports[i].name);
+		id = engine_port_name_id(e, o->ports[i].name);
 		if (id < 0) {
 			free(v);
 			return -ENOMEM;
@@ -208,6 +129,7 @@ static int pod_compile(struct engine *e, struct pod_ent *p)
 	p->cports = v;
 	p->n_cports = n;
 	p->target = pod_is_target(o);
+	p->peer = pod_is_peer(o);
 	return 0;
 }
 
@@ -315,12 +237,12 @@ static void ip_index(struct engine *e, struct pod_ent *p, bool add)
 	if (!pod_is_peer(o))
 		return;
 	for (size_t i = 0; i < o->n_ips; i++) {
-		uint64_t h = hash_ip(&o->ips[i]);
+		uint64_t h = engine_hash_ip(&o->ips[i]);
 
 		if (add)
-			(void)hmap_put(&e->pod_ips, h, p); /* best effort: lookup only */
+			(void)engine_hmap_put(&e->pod_ips, h, p); /* best effort: lookup only */
 		else
-			hmap_del(&e->pod_ips, h, p);
+			engine_hmap_del(&e->pod_ips, h, p);
 	}
 }
 
@@ -363,20 +285,20 @@ static int free_pod_id(struct engine *e, uint32_t id)
 static void bury(struct engine *e, struct pod_obj *o)
 {
 	/* Changes may point at o until the next drain. */
-	if (pvec_push(&e->graveyard, o) < 0) {
+	if (engine_pvec_push(&e->graveyard, o) < 0) {
 		/* Cannot keep it: drop the pointers that would dangle. */
 		for (size_t i = 0; i < e->n_chg; i++)
 			if (e->chg[i].pod == o)
 				e->chg[i].pod = NULL;
-		pod_release(e, o);
+		engine_pod_release(e, o);
 	}
 }
 
 static int apply_pod(struct engine *e, struct pod_obj *obj)
 {
 	struct nskey k = {obj->ns, obj->name};
-	uint64_t h = hash_str2(obj->ns, obj->name);
-	struct pod_ent *p = hmap_get(&e->pods, h, pod_key_eq, &k);
+	uint64_t h = engine_hash_str2(obj->ns, obj->name);
+	struct pod_ent *p = engine_hmap_get(&e->pods, h, engine_pod_key_eq, &k);
 	struct pod_obj *old = NULL;
 	bool relabel, force;
 	struct ns_ent *n;
@@ -386,10 +308,10 @@ static int apply_pod(struct engine *e, struct pod_obj *obj)
 		pod_obj_free(obj);
 		return 0;
 	}
-	pod_intern(e, obj);
+	engine_pod_intern(e, obj);
 	n = engine_ns_get(e, obj->ns, true);
 	if (!n) {
-		pod_release(e, obj);
+		engine_pod_release(e, obj);
 		return -ENOMEM;
 	}
 	if (!p) {
@@ -398,29 +320,29 @@ static int apply_pod(struct engine *e, struct pod_obj *obj)
 		p = calloc(1, sizeof(*p));
 		if (!p || alloc_pod_id(e, &id) < 0) {
 			free(p);
-			pod_release(e, obj);
+			engine_pod_release(e, obj);
 			return -ENOMEM;
 		}
 		p->id = id;
 		p->ns = n;
 		p->obj = obj;
-		if (hmap_put(&e->pods, h, p) < 0 || u32set_add(&n->pods, id) < 0) {
-			hmap_del(&e->pods, h, p);
+		if (engine_hmap_put(&e->pods, h, p) < 0 || engine_u32set_add(&n->pods, id) < 0) {
+			engine_hmap_del(&e->pods, h, p);
 			free_pod_id(e, id);
 			free(p);
-			pod_release(e, obj);
+			engine_pod_release(e, obj);
 			return -ENOMEM;
 		}
 		e->pod_v[id] = p;
 		e->n_pods++;
 	} else {
 		old = p->obj;
-		pmap_del(&e->pod_ptrs, old);
+		engine_pmap_del(&e->pod_ptrs, old);
 		ip_index(e, p, false);
 		p->obj = obj;
 		bury(e, old);
 	}
-	r = pmap_put(&e->pod_ptrs, obj, p);
+	r = engine_pmap_put(&e->pod_ptrs, obj, p);
 	if (r < 0)
 		return r;
 	r = pod_compile(e, p);
@@ -430,7 +352,7 @@ static int apply_pod(struct engine *e, struct pod_obj *obj)
 
 	relabel = !old || !labels_equal(&old->labels, &obj->labels) ||
 		  pod_is_peer(old) != pod_is_peer(obj);
-	r = index_pod_members(e, p, old, relabel,
+	r = engine_index_pod_members(e, p, old, relabel,
 			      old && (!ips_equal(old, obj) || !ports_equal(old->ports, old->n_ports,
 									   obj->ports, obj->n_ports)));
 	if (r < 0)
@@ -439,14 +361,14 @@ static int apply_pod(struct engine *e, struct pod_obj *obj)
 		(!old || !ips_equal(old, obj) ||
 		 !ports_equal(old->ports, old->n_ports, obj->ports, obj->n_ports) ||
 		 !str_eq_null(old->node_name, obj->node_name));
-	return index_pod_targets(e, p,
+	return engine_index_pod_targets(e, p,
 				 !old || relabel || old->host_network != obj->host_network, force);
 }
 
 static void pod_ent_free(struct pod_ent *p)
 {
-	pvec_clear(&p->sel);
-	pvec_clear(&p->member_of);
+	engine_pvec_clear(&p->sel);
+	engine_pvec_clear(&p->member_of);
 	free(p->tcache);
 	free(p->cports);
 	free(p);
@@ -455,17 +377,17 @@ static void pod_ent_free(struct pod_ent *p)
 static int delete_pod(struct engine *e, const char *ns, const char *name)
 {
 	struct nskey k = {ns, name};
-	uint64_t h = hash_str2(ns, name);
-	struct pod_ent *p = hmap_get(&e->pods, h, pod_key_eq, &k);
+	uint64_t h = engine_hash_str2(ns, name);
+	struct pod_ent *p = engine_hmap_get(&e->pods, h, engine_pod_key_eq, &k);
 	int r;
 
 	if (!p)
 		return -ENOENT;
-	r = index_pod_leave(e, p);
-	hmap_del(&e->pods, h, p);
-	pmap_del(&e->pod_ptrs, p->obj);
+	r = engine_index_pod_leave(e, p);
+	engine_hmap_del(&e->pods, h, p);
+	engine_pmap_del(&e->pod_ptrs, p->obj);
 	ip_index(e, p, false);
-	u32set_del(&p->ns->pods, p->id);
+	engine_u32set_del(&p->ns->pods, p->id);
 	free_pod_id(e, p->id);
 	e->n_pods--;
 	bury(e, p->obj);
@@ -476,8 +398,8 @@ static int delete_pod(struct engine *e, const char *ns, const char *name)
 static int apply_policy(struct engine *e, struct netpol *obj)
 {
 	struct nskey k = {obj->ns, obj->name};
-	uint64_t h = hash_str2(obj->ns, obj->name);
-	struct pol_ent *pe = hmap_get(&e->pols, h, pol_key_eq, &k);
+	uint64_t h = engine_hash_str2(obj->ns, obj->name);
+	struct pol_ent *pe = engine_hmap_get(&e->pols, h, engine_pol_key_eq, &k);
 	struct netpol *old;
 	int r;
 
@@ -495,13 +417,13 @@ static int apply_policy(struct engine *e, struct netpol *obj)
 		}
 		pe->ns = n;
 		pe->obj = obj;
-		if (hmap_put(&e->pols, h, pe) < 0) {
+		if (engine_hmap_put(&e->pols, h, pe) < 0) {
 			free(pe);
 			netpol_free(obj);
 			return -ENOMEM;
 		}
-		if (pvec_push(&n->pols, pe) < 0) {
-			hmap_del(&e->pols, h, pe);
+		if (engine_pvec_push(&n->pols, pe) < 0) {
+			engine_hmap_del(&e->pols, h, pe);
 			free(pe);
 			netpol_free(obj);
 			return -ENOMEM;
@@ -511,7 +433,7 @@ static int apply_policy(struct engine *e, struct netpol *obj)
 		old = pe->obj;
 		pe->obj = obj;
 	}
-	r = index_policy_set(e, pe, old);
+	r = engine_index_policy_set(e, pe, old);
 	netpol_free(old);
 	return r;
 }
@@ -519,15 +441,15 @@ static int apply_policy(struct engine *e, struct netpol *obj)
 static int delete_policy(struct engine *e, const char *ns, const char *name)
 {
 	struct nskey k = {ns, name};
-	uint64_t h = hash_str2(ns, name);
-	struct pol_ent *pe = hmap_get(&e->pols, h, pol_key_eq, &k);
+	uint64_t h = engine_hash_str2(ns, name);
+	struct pol_ent *pe = engine_hmap_get(&e->pols, h, engine_pol_key_eq, &k);
 	int r;
 
 	if (!pe)
 		return -ENOENT;
-	hmap_del(&e->pols, h, pe);
-	pvec_remove(&pe->ns->pols, pe);
-	r = index_policy_remove(e, pe);
+	engine_hmap_del(&e->pols, h, pe);
+	engine_pvec_remove(&pe->ns->pols, pe);
+	r = engine_index_policy_remove(e, pe);
 	netpol_free(pe->obj);
 	free(pe);
 	return r;
@@ -542,10 +464,10 @@ static int apply_namespace(struct engine *e, struct namespace_obj *obj)
 		namespace_obj_free(obj);
 		return -ENOMEM;
 	}
-	same = labels_equal(ns_ent_labels(n), &obj->labels);
+	same = labels_equal(engine_ns_labels(n), &obj->labels);
 	namespace_obj_free(n->obj);
 	n->obj = obj;
-	return same ? 0 : index_ns_relabel(e, n);
+	return same ? 0 : engine_index_ns_relabel(e, n);
 }
 
 static int delete_namespace(struct engine *e, const char *name)
@@ -558,20 +480,20 @@ static int delete_namespace(struct engine *e, const char *name)
 	same = labels_equal(&n->obj->labels, &n->synth);
 	namespace_obj_free(n->obj);
 	n->obj = NULL;
-	return same ? 0 : index_ns_relabel(e, n);
+	return same ? 0 : engine_index_ns_relabel(e, n);
 }
 
 static int apply_service(struct engine *e, struct service_obj *obj)
 {
 	struct nskey k = {obj->ns, obj->name};
-	uint64_t h = hash_str2(obj->ns, obj->name);
-	struct service_obj *s = hmap_get(&e->svcs, h, svc_key_eq, &k);
+	uint64_t h = engine_hash_str2(obj->ns, obj->name);
+	struct service_obj *s = engine_hmap_get(&e->svcs, h, engine_svc_key_eq, &k);
 
 	if (s) {
-		hmap_del(&e->svcs, h, s);
+		engine_hmap_del(&e->svcs, h, s);
 		service_obj_free(s);
 	}
-	if (hmap_put(&e->svcs, h, obj) < 0) {
+	if (engine_hmap_put(&e->svcs, h, obj) < 0) {
 		service_obj_free(obj);
 		return -ENOMEM;
 	}
@@ -611,12 +533,12 @@ int engine_delete(struct engine *e, enum obj_kind kind, const char *ns, const ch
 		return delete_policy(e, ns, name);
 	case OBJ_SERVICE: {
 		struct nskey k = {ns, name};
-		uint64_t h = hash_str2(ns, name);
-		struct service_obj *s = hmap_get(&e->svcs, h, svc_key_eq, &k);
+		uint64_t h = engine_hash_str2(ns, name);
+		struct service_obj *s = engine_hmap_get(&e->svcs, h, engine_svc_key_eq, &k);
 
 		if (!s)
 			return -ENOENT;
-		hmap_del(&e->svcs, h, s);
+		engine_hmap_del(&e->svcs, h, s);
 		service_obj_free(s);
 		return 0;
 	}
@@ -627,7 +549,7 @@ int engine_delete(struct engine *e, enum obj_kind kind, const char *ns, const ch
 static void free_graveyard(struct engine *e)
 {
 	for (size_t i = 0; i < e->graveyard.n; i++)
-		pod_release(e, e->graveyard.v[i]);
+		engine_pod_release(e, e->graveyard.v[i]);
 	e->graveyard.n = 0;
 }
 
@@ -642,15 +564,15 @@ void engine_free(struct engine *e)
 			continue;
 		for (int d = 0; d < 2; d++) {
 			for (size_t j = 0; j < pe->rules[d].n; j++)
-				index_rule_free(pe->rules[d].v[j]);
-			pvec_clear(&pe->rules[d]);
+				engine_index_rule_free(pe->rules[d].v[j]);
+			engine_pvec_clear(&pe->rules[d]);
 		}
 		netpol_free(pe->obj);
 		free(pe);
 	}
 	for (uint32_t i = 0; i < e->n_pod_v; i++)
 		if (e->pod_v[i]) {
-			pod_release(e, e->pod_v[i]->obj);
+			engine_pod_release(e, e->pod_v[i]->obj);
 			pod_ent_free(e->pod_v[i]);
 		}
 	for (size_t i = 0; i < e->namespaces.cap; i++) {
@@ -661,243 +583,36 @@ void engine_free(struct engine *e)
 		namespace_obj_free(n->obj);
 		labels_clear(&n->synth);
 		free(n->name);
-		u32set_clear(&n->pods);
-		pvec_clear(&n->pols);
-		pvec_clear(&n->localatoms);
-		pvec_clear(&n->nsatoms);
+		engine_u32set_clear(&n->pods);
+		engine_pvec_clear(&n->pols);
+		engine_pvec_clear(&n->localatoms);
+		engine_pvec_clear(&n->nsatoms);
 		free(n);
 	}
 	for (size_t i = 0; i < e->svcs.cap; i++)
 		service_obj_free(e->svcs.v[i]);
 	free_graveyard(e);
-	pvec_clear(&e->graveyard);
-	hmap_clear(&e->namespaces);
-	hmap_clear(&e->pods);
-	pmap_clear(&e->pod_ptrs);
+	engine_pvec_clear(&e->graveyard);
+	engine_hmap_clear(&e->namespaces);
+	engine_hmap_clear(&e->pods);
+	engine_pmap_clear(&e->pod_ptrs);
 	for (size_t i = 0; i < e->strings.cap; i++)
 		free(e->strings.v[i]); /* none left unless a pod was leaked */
-	hmap_clear(&e->strings);
+	engine_hmap_clear(&e->strings);
+	engine_hmap_clear(&e->label_sets);
+	engine_hmap_clear(&e->port_sets);
 	for (size_t i = 0; i < e->port_names.cap; i++)
 		free(e->port_names.v[i]);
-	hmap_clear(&e->port_names);
-	hmap_clear(&e->pod_ips);
-	hmap_clear(&e->pols);
-	hmap_clear(&e->svcs);
-	hmap_clear(&e->rules);
-	index_free(e);
+	engine_hmap_clear(&e->port_names);
+	engine_hmap_clear(&e->pod_ips);
+	engine_hmap_clear(&e->pols);
+	engine_hmap_clear(&e->svcs);
+	engine_hmap_clear(&e->rules);
+	engine_index_free(e);
 	free(e->pod_v);
 	free(e->free_v);
 	free(e->chg);
 	free(e);
-}
-
-const struct namespace_obj *engine_namespace(const struct engine *e, const char *name)
-{
-	const struct ns_ent *n = hmap_get(&e->namespaces, hash_str2(name, NULL), ns_eq, name);
-
-	return n ? n->obj : NULL;
-}
-
-const struct pod_obj *engine_pod(const struct engine *e, const char *ns, const char *name)
-{
-	struct nskey k = {ns, name};
-	const struct pod_ent *p = hmap_get(&e->pods, hash_str2(ns, name), pod_key_eq, &k);
-
-	return p ? p->obj : NULL;
-}
-
-/* On an address collision: Running first, then the lowest namespace/name. */
-static bool better_ip_owner(const struct pod_obj *a, const struct pod_obj *b)
-{
-	bool ra = a->phase == POD_PHASE_RUNNING, rb = b->phase == POD_PHASE_RUNNING;
-	int c;
-
-	if (ra != rb)
-		return ra;
-	c = strcmp(a->ns, b->ns);
-	return c < 0 || (c == 0 && strcmp(a->name, b->name) < 0);
-}
-
-const struct pod_obj *engine_pod_by_ip(const struct engine *e, const struct ip_addr *ip)
-{
-	const struct hmap *m = &e->pod_ips;
-	const struct pod_obj *best = NULL;
-	uint64_t h;
-	size_t i, mask;
-
-	if (!m->n)
-		return NULL;
-	h = hash_ip(ip);
-	mask = m->cap - 1;
-	/* Walk the whole probe run: several pods may claim one address. */
-	for (i = (size_t)((h * 0x9E3779B97F4A7C15ULL) >> 17) & mask; m->v[i]; i = (i + 1) & mask) {
-		const struct pod_obj *o = ((const struct pod_ent *)m->v[i])->obj;
-		const struct ip_addr *pip;
-
-		if (m->h[i] != h)
-			continue;
-		pip = pod_ip(o, ip->family);
-		if (!pip || !ip_addr_equal(pip, ip))
-			continue;
-		if (!best || better_ip_owner(o, best))
-			best = o;
-	}
-	return best;
-}
-
-const struct netpol *engine_policy(const struct engine *e, const char *ns, const char *name)
-{
-	struct nskey k = {ns, name};
-	const struct pol_ent *p = hmap_get(&e->pols, hash_str2(ns, name), pol_key_eq, &k);
-
-	return p ? p->obj : NULL;
-}
-
-const struct service_obj *engine_service(const struct engine *e, const char *ns, const char *name)
-{
-	struct nskey k = {ns, name};
-
-	return hmap_get(&e->svcs, hash_str2(ns, name), svc_key_eq, &k);
-}
-
-static int cmp_nsname(const char *ans, const char *an, const char *bns, const char *bn)
-{
-	int c = strcmp(ans, bns);
-
-	return c ? c : strcmp(an, bn);
-}
-
-static int cmp_pod(const void *a, const void *b)
-{
-	const struct pod_obj *x = *(const struct pod_obj *const *)a;
-	const struct pod_obj *y = *(const struct pod_obj *const *)b;
-
-	return cmp_nsname(x->ns, x->name, y->ns, y->name);
-}
-
-static int cmp_pol(const void *a, const void *b)
-{
-	const struct netpol *x = *(const struct netpol *const *)a;
-	const struct netpol *y = *(const struct netpol *const *)b;
-
-	return cmp_nsname(x->ns, x->name, y->ns, y->name);
-}
-
-static int cmp_ns(const void *a, const void *b)
-{
-	const struct namespace_obj *x = *(const struct namespace_obj *const *)a;
-	const struct namespace_obj *y = *(const struct namespace_obj *const *)b;
-
-	return strcmp(x->name, y->name);
-}
-
-/* Snapshot the objects of one table, sorted, then visit them. */
-static int foreach_sorted(const struct hmap *m, const void *(*obj_of)(const void *val),
-			  int (*cmp)(const void *, const void *), int (*cb)(void *ud, const void *o),
-			  void *ud)
-{
-	_cleanup_free_ const void **v = calloc(m->n ? m->n : 1, sizeof(*v));
-	size_t n = 0;
-	int r = 0;
-
-	if (!v)
-		return -ENOMEM;
-	for (size_t i = 0; i < m->cap; i++) {
-		const void *o = m->v[i] ? obj_of(m->v[i]) : NULL;
-
-		if (o)
-			v[n++] = o;
-	}
-	qsort(v, n, sizeof(*v), cmp);
-	for (size_t i = 0; i < n; i++) {
-		r = cb(ud, v[i]);
-		if (r < 0)
-			return r;
-	}
-	return 0;
-}
-
-struct tramp {
-	void *ud;
-	union {
-		int (*pod)(void *ud, const struct pod_obj *p);
-		int (*pol)(void *ud, const struct netpol *p);
-		int (*ns)(void *ud, const struct namespace_obj *n);
-	};
-};
-
-static int tramp_pod(void *ud, const void *o)
-{
-	const struct tramp *t = ud;
-
-	return t->pod(t->ud, o);
-}
-
-static int tramp_pol(void *ud, const void *o)
-{
-	const struct tramp *t = ud;
-
-	return t->pol(t->ud, o);
-}
-
-static int tramp_ns(void *ud, const void *o)
-{
-	const struct tramp *t = ud;
-
-	return t->ns(t->ud, o);
-}
-
-static const void *pod_of(const void *val)
-{
-	return ((const struct pod_ent *)val)->obj;
-}
-
-static const void *pol_of(const void *val)
-{
-	return ((const struct pol_ent *)val)->obj;
-}
-
-static const void *ns_of(const void *val)
-{
-	return ((const struct ns_ent *)val)->obj;
-}
-
-int engine_foreach_pod(const struct engine *e, int (*cb)(void *ud, const struct pod_obj *p), void *ud)
-{
-	struct tramp t = {.ud = ud, .pod = cb};
-
-	return foreach_sorted(&e->pods, pod_of, cmp_pod, tramp_pod, &t);
-}
-
-int engine_foreach_policy(const struct engine *e, int (*cb)(void *ud, const struct netpol *p), void *ud)
-{
-	struct tramp t = {.ud = ud, .pol = cb};
-
-	return foreach_sorted(&e->pols, pol_of, cmp_pol, tramp_pol, &t);
-}
-
-int engine_foreach_namespace(const struct engine *e,
-			     int (*cb)(void *ud, const struct namespace_obj *n), void *ud)
-{
-	struct tramp t = {.ud = ud, .ns = cb};
-
-	return foreach_sorted(&e->namespaces, ns_of, cmp_ns, tramp_ns, &t);
-}
-
-void engine_counts(const struct engine *e, struct engine_counts *ret)
-{
-	size_t nss = 0;
-
-	for (size_t i = 0; i < e->namespaces.cap; i++)
-		if (e->namespaces.v[i] && ((struct ns_ent *)e->namespaces.v[i])->obj)
-			nss++;
-	*ret = (struct engine_counts){
-		.namespaces = nss,
-		.pods = e->n_pods,
-		.policies = e->pols.n,
-		.services = e->svcs.n,
-		.rules = e->rules.n,
-	};
 }
 
 size_t engine_drain_changes(struct engine *e, void (*cb)(void *ud, const struct engine_change *c),

@@ -22,13 +22,13 @@ static uint64_t hash_id(uint32_t id)
 	for (uint32_t _i_ = 0, var; _i_ < (set)->cap; _i_++)                                       \
 		if (((var) = (set)->v[_i_]) != UINT32_MAX)
 
-bool index_peer_selects(const struct np_peer *pp, const struct pol_ent *pe,
+bool engine_index_peer_selects(const struct np_peer *pp, const struct pol_ent *pe,
 			const struct pod_ent *p)
 {
 	if (pp->kind != PEER_SELECTOR || (!pp->has_pod_selector && !pp->has_ns_selector))
 		return false;
 	if (pp->has_ns_selector) {
-		if (!selector_matches(&pp->ns_selector, ns_ent_labels(p->ns)))
+		if (!selector_matches(&pp->ns_selector, engine_ns_labels(p->ns)))
 			return false;
 	} else if (p->ns != pe->ns) {
 		return false;
@@ -36,14 +36,14 @@ bool index_peer_selects(const struct np_peer *pp, const struct pol_ent *pe,
 	return !pp->has_pod_selector || selector_matches(&pp->pod_selector, &p->obj->labels);
 }
 
-bool crule_matches_member(const struct crule *r, const struct pod_ent *p)
+bool engine_crule_matches_member(const struct crule *r, const struct pod_ent *p)
 {
 	const struct np_rule *nr = r->pub.rule;
 
 	if (!pod_is_peer(p->obj))
 		return false;
 	for (size_t i = 0; i < nr->n_peers; i++)
-		if (index_peer_selects(&nr->peers[i], r->pol, p))
+		if (engine_index_peer_selects(&nr->peers[i], r->pol, p))
 			return true;
 	return false;
 }
@@ -52,22 +52,22 @@ bool crule_matches_member(const struct crule *r, const struct pod_ent *p)
 static int member_update(struct engine *e, struct crule *r, struct pod_ent *p,
 			 const struct pod_obj *old, bool reannounce)
 {
-	bool now = crule_matches_member(r, p), was = u32set_has(&r->members, p->id);
+	bool now = engine_crule_matches_member(r, p), was = engine_u32set_has(&r->members, p->id);
 	int k;
 
 	if (now && !was) {
-		k = u32set_add(&r->members, p->id);
+		k = engine_u32set_add(&r->members, p->id);
 		if (k < 0)
 			return k;
-		if (pvec_push(&p->member_of, r) < 0) {
-			u32set_del(&r->members, p->id);
+		if (engine_pvec_push(&p->member_of, r) < 0) {
+			engine_u32set_del(&r->members, p->id);
 			return -ENOMEM;
 		}
 		return engine_record(e, ENGINE_CHG_MEMBER_ADDED, r->pub.id, p->obj);
 	}
 	if (!now && was) {
-		u32set_del(&r->members, p->id);
-		pvec_remove(&p->member_of, r);
+		engine_u32set_del(&r->members, p->id);
+		engine_pvec_remove(&p->member_of, r);
 		return engine_record(e, ENGINE_CHG_MEMBER_REMOVED, r->pub.id, old ? old : p->obj);
 	}
 	if (now && reannounce && old) {
@@ -82,7 +82,7 @@ static int cand_push(struct engine *e, struct pvec *cand, struct crule *r)
 	if (r->mark == e->mark)
 		return 0;
 	r->mark = e->mark;
-	return pvec_push(cand, r);
+	return engine_pvec_push(cand, r);
 }
 
 static bool atom_matches_pod(const struct atom *a, const struct pod_ent *p)
@@ -106,7 +106,7 @@ static int cand_from_atoms(struct engine *e, struct pvec *cand, const struct pve
 	return 0;
 }
 
-int index_pod_members(struct engine *e, struct pod_ent *p, const struct pod_obj *old,
+int engine_index_pod_members(struct engine *e, struct pod_ent *p, const struct pod_obj *old,
 		      bool relabel, bool reannounce)
 {
 	struct pvec cand = {0};
@@ -131,21 +131,21 @@ int index_pod_members(struct engine *e, struct pod_ent *p, const struct pod_obj 
 		goto oom;
 	for (size_t i = 0; i < cand.n && r >= 0; i++)
 		r = member_update(e, cand.v[i], p, old, reannounce);
-	pvec_clear(&cand);
+	engine_pvec_clear(&cand);
 	return r;
 oom:
-	pvec_clear(&cand);
+	engine_pvec_clear(&cand);
 	return -ENOMEM;
 }
 
-int index_pod_leave(struct engine *e, struct pod_ent *p)
+int engine_index_pod_leave(struct engine *e, struct pod_ent *p)
 {
 	int r = 0;
 
 	for (size_t i = 0; i < p->member_of.n; i++) {
 		struct crule *c = p->member_of.v[i];
 
-		u32set_del(&c->members, p->id);
+		engine_u32set_del(&c->members, p->id);
 		if (r >= 0)
 			r = engine_record(e, ENGINE_CHG_MEMBER_REMOVED, c->pub.id, p->obj);
 	}
@@ -155,7 +155,7 @@ int index_pod_leave(struct engine *e, struct pod_ent *p)
 	p->tcache = NULL;
 	for (int d = 0; d < 2; d++) {
 		p->n_pols[d] = p->n_rules[d] = 0;
-		p->isolated[d] = false;
+		p->isolated[d] = p->audit[d] = false;
 	}
 	return r < 0 ? r : engine_record(e, ENGINE_CHG_POD_REMOVED, 0, p->obj);
 }
@@ -173,9 +173,16 @@ static bool has_type(const struct netpol *np, int d)
 	return d == DIR_INGRESS ? np->type_ingress : np->type_egress;
 }
 
-int index_pod_targets(struct engine *e, struct pod_ent *p, bool resel, bool force)
+/* Whether np counts for a pod's direction d, given whether only audit policies isolate it there. */
+static bool counts(const struct netpol *np, int d, bool audit)
+{
+	return has_type(np, d) && (np->mode == NP_MODE_AUDIT) == audit;
+}
+
+int engine_index_pod_targets(struct engine *e, struct pod_ent *p, bool resel, bool force)
 {
 	size_t np[2] = {0, 0}, nr[2] = {0, 0};
+	bool audit[2] = {false, false};
 	bool changed = false;
 	void **block = NULL, **at;
 
@@ -186,21 +193,38 @@ int index_pod_targets(struct engine *e, struct pod_ent *p, bool resel, bool forc
 				struct pol_ent *pe = p->ns->pols.v[i];
 
 				if (selector_matches(&pe->obj->pod_selector, &p->obj->labels) &&
-				    pvec_push(&p->sel, pe) < 0)
+				    engine_pvec_push(&p->sel, pe) < 0)
 					return -ENOMEM;
 			}
 		if (p->sel.n > 1)
 			qsort(p->sel.v, p->sel.n, sizeof(void *), cmp_pol_ent);
 	}
-	for (int d = 0; d < 2; d++)
+	/*
+	 * Policies are additive, so an audit-mode policy only matters where it is
+	 * the reason for isolation: with an enforcing policy in d, only the
+	 * enforcing ones count (audit rules open nothing); otherwise the audit
+	 * ones do, and the pod is audited, not isolated.
+	 */
+	for (int d = 0; d < 2; d++) {
+		size_t n_enf = 0;
+
 		for (size_t i = 0; i < p->sel.n; i++) {
 			struct pol_ent *pe = p->sel.v[i];
 
-			if (has_type(pe->obj, d)) {
+			if (has_type(pe->obj, d) && pe->obj->mode != NP_MODE_AUDIT)
+				n_enf++;
+		}
+		audit[d] = n_enf == 0;
+		for (size_t i = 0; i < p->sel.n; i++) {
+			struct pol_ent *pe = p->sel.v[i];
+
+			if (counts(pe->obj, d, audit[d])) {
 				np[d]++;
 				nr[d] += pe->rules[d].n;
 			}
 		}
+		audit[d] = audit[d] && np[d] > 0;
+	}
 	/* One block: rules[ingress], rules[egress], pols[ingress], pols[egress]. */
 	if (np[0] + np[1]) {
 		block = malloc((np[0] + np[1] + nr[0] + nr[1]) * sizeof(void *));
@@ -214,17 +238,20 @@ int index_pod_targets(struct engine *e, struct pod_ent *p, bool resel, bool forc
 		for (size_t i = 0; i < p->sel.n; i++) {
 			struct pol_ent *pe = p->sel.v[i];
 
-			if (!has_type(pe->obj, d))
+			if (!counts(pe->obj, d, audit[d]))
 				continue;
 			for (size_t j = 0; j < pe->rules[d].n; j++)
 				*at++ = pe->rules[d].v[j];
 		}
-		if ((np[d] > 0) != p->isolated[d] || nr[d] != p->n_rules[d] ||
+		bool iso = np[d] > 0 && !audit[d];
+
+		if (iso != p->isolated[d] || audit[d] != p->audit[d] || nr[d] != p->n_rules[d] ||
 		    (nr[d] && memcmp(rv, p->rules[d], nr[d] * sizeof(void *)) != 0))
 			changed = true;
 		p->rules[d] = (const struct crule *const *)rv;
 		p->n_rules[d] = (uint32_t)nr[d];
-		p->isolated[d] = np[d] > 0;
+		p->isolated[d] = iso;
+		p->audit[d] = audit[d];
 	}
 	for (int d = 0; d < 2; d++) {
 		p->pols[d] = (const struct netpol *const *)at;
@@ -232,7 +259,7 @@ int index_pod_targets(struct engine *e, struct pod_ent *p, bool resel, bool forc
 		for (size_t i = 0; i < p->sel.n; i++) {
 			struct pol_ent *pe = p->sel.v[i];
 
-			if (has_type(pe->obj, d))
+			if (counts(pe->obj, d, audit[d]))
 				*at++ = pe->obj;
 		}
 	}
@@ -243,12 +270,12 @@ int index_pod_targets(struct engine *e, struct pod_ent *p, bool resel, bool forc
 	return 0;
 }
 
-void index_rule_free(struct crule *r)
+void engine_index_rule_free(struct crule *r)
 {
 	if (!r)
 		return;
-	u32set_clear(&r->members);
-	pvec_clear(&r->atoms);
+	engine_u32set_clear(&r->members);
+	engine_pvec_clear(&r->atoms);
 	free(r->fports);
 	free(r);
 }
@@ -286,8 +313,8 @@ static void atom_free(struct atom *a)
 {
 	selector_clear(&a->pod_sel);
 	selector_clear(&a->ns_sel);
-	pvec_clear(&a->users);
-	pvec_clear(&a->nsmatch);
+	engine_pvec_clear(&a->users);
+	engine_pvec_clear(&a->nsmatch);
 	free(a);
 }
 
@@ -295,13 +322,13 @@ static void atom_unref(struct engine *e, struct atom *a)
 {
 	if (--a->refs)
 		return;
-	hmap_del(&e->atoms, a->hash, a);
+	engine_hmap_del(&e->atoms, a->hash, a);
 	if (a->has_ns) {
-		pvec_remove(&e->nsatoms, a);
+		engine_pvec_remove(&e->nsatoms, a);
 		for (size_t i = 0; i < a->nsmatch.n; i++)
-			pvec_remove(&((struct ns_ent *)a->nsmatch.v[i])->nsatoms, a);
+			engine_pvec_remove(&((struct ns_ent *)a->nsmatch.v[i])->nsatoms, a);
 	} else {
-		pvec_remove(&a->local_ns->localatoms, a);
+		engine_pvec_remove(&a->local_ns->localatoms, a);
 	}
 	atom_free(a);
 }
@@ -312,7 +339,7 @@ static int atom_ref(struct engine *e, const struct np_peer *pp, struct ns_ent *s
 {
 	struct atom_key k = {pp, scope};
 	uint64_t h = atom_hash(pp, scope);
-	struct atom *a = hmap_get(&e->atoms, h, atom_eq, &k);
+	struct atom *a = engine_hmap_get(&e->atoms, h, atom_eq, &k);
 
 	if (a) {
 		a->refs++;
@@ -329,21 +356,21 @@ static int atom_ref(struct engine *e, const struct np_peer *pp, struct ns_ent *s
 	a->local_ns = a->has_ns ? NULL : scope;
 	if ((a->has_pod && selector_copy(&a->pod_sel, &pp->pod_selector) < 0) ||
 	    (a->has_ns && selector_copy(&a->ns_sel, &pp->ns_selector) < 0) ||
-	    hmap_put(&e->atoms, h, a) < 0) {
+	    engine_hmap_put(&e->atoms, h, a) < 0) {
 		atom_free(a);
 		return -ENOMEM;
 	}
 	*ret = a;
 	if (!a->has_ns)
-		return pvec_push(&scope->localatoms, a);
-	if (pvec_push(&e->nsatoms, a) < 0)
+		return engine_pvec_push(&scope->localatoms, a);
+	if (engine_pvec_push(&e->nsatoms, a) < 0)
 		return -ENOMEM;
 	for (size_t i = 0; i < e->namespaces.cap; i++) {
 		struct ns_ent *n = e->namespaces.v[i];
 
-		if (!n || !selector_matches(&a->ns_sel, ns_ent_labels(n)))
+		if (!n || !selector_matches(&a->ns_sel, engine_ns_labels(n)))
 			continue;
-		if (pvec_push(&n->nsatoms, a) < 0 || pvec_push(&a->nsmatch, n) < 0)
+		if (engine_pvec_push(&n->nsatoms, a) < 0 || engine_pvec_push(&a->nsmatch, n) < 0)
 			return -ENOMEM;
 	}
 	return 0;
@@ -364,7 +391,7 @@ static int crule_compile_ports(struct engine *e, struct crule *r, const struct n
 		f->proto = (uint8_t)pp->proto;
 		f->name = -1;
 		if (pp->name) {
-			f->name = port_name_id(e, pp->name);
+			f->name = engine_port_name_id(e, pp->name);
 			if (f->name < 0)
 				return -ENOMEM;
 		} else if (pp->has_port) {
@@ -412,9 +439,10 @@ static int crule_new(struct engine *e, struct pol_ent *pe, int d, unsigned idx,
 		.rule = nr,
 	};
 	r->pol = pe;
+	r->local_ns = pe->ns;
 	r->any_peer = nr->n_peers == 0;
-	if (crule_compile_ports(e, r, nr) < 0 || hmap_put(&e->rules, hash_id(r->pub.id), r) < 0) {
-		index_rule_free(r);
+	if (crule_compile_ports(e, r, nr) < 0 || engine_hmap_put(&e->rules, hash_id(r->pub.id), r) < 0) {
+		engine_index_rule_free(r);
 		return -ENOMEM;
 	}
 	*ret = r; /* registered: the caller owns it from here on */
@@ -431,14 +459,16 @@ static int crule_new(struct engine *e, struct pol_ent *pe, int d, unsigned idx,
 		}
 		if (!pp->has_pod_selector && !pp->has_ns_selector)
 			continue; /* invalid: selects nothing */
+		if (!pp->has_ns_selector && selector_is_empty(&pp->pod_selector))
+			r->local_all = true;
 		k = atom_ref(e, pp, pe->ns, &a);
 		if (k < 0)
 			return k;
-		if (pvec_push(&r->atoms, a) < 0) {
+		if (engine_pvec_push(&r->atoms, a) < 0) {
 			atom_unref(e, a);
 			return -ENOMEM;
 		}
-		if (pvec_push(&a->users, r) < 0)
+		if (engine_pvec_push(&a->users, r) < 0)
 			return -ENOMEM;
 	}
 	for (size_t i = 0; i < r->atoms.n; i++) {
@@ -456,16 +486,16 @@ static int crule_new(struct engine *e, struct pol_ent *pe, int d, unsigned idx,
 
 static void crule_remove(struct engine *e, struct crule *r)
 {
-	hmap_del(&e->rules, hash_id(r->pub.id), r);
+	engine_hmap_del(&e->rules, hash_id(r->pub.id), r);
 	for (size_t i = 0; i < r->atoms.n; i++) {
 		struct atom *a = r->atoms.v[i];
 
-		pvec_remove(&a->users, r);
+		engine_pvec_remove(&a->users, r);
 		atom_unref(e, a);
 	}
 	FOREACH_ID(&r->members, id)
-	pvec_remove(&e->pod_v[id]->member_of, r);
-	index_rule_free(r);
+	engine_pvec_remove(&e->pod_v[id]->member_of, r);
+	engine_index_rule_free(r);
 }
 
 /* Refresh the target caches of the pods of pe's namespace after pe changed. */
@@ -481,14 +511,14 @@ static int refresh_ns_targets(struct engine *e, struct pol_ent *pe, bool resel, 
 			was = p->sel.v[i] == pe;
 		if (!was && !resel)
 			continue;
-		k = index_pod_targets(e, p, resel, force && was);
+		k = engine_index_pod_targets(e, p, resel, force && was);
 		if (k < 0)
 			return k;
 	}
 	return 0;
 }
 
-int index_policy_set(struct engine *e, struct pol_ent *pe, struct netpol *old)
+int engine_index_policy_set(struct engine *e, struct pol_ent *pe, struct netpol *old)
 {
 	struct netpol *obj = pe->obj;
 	bool resel = !old || !selector_equal(&old->pod_selector, &obj->pod_selector);
@@ -532,23 +562,23 @@ int index_policy_set(struct engine *e, struct pol_ent *pe, struct netpol *old)
 			} else {
 				k = crule_new(e, pe, d, (unsigned)i, &c);
 				if (k < 0 && !c) {
-					pvec_clear(&next);
+					engine_pvec_clear(&next);
 					return k;
 				}
 			}
-			if (pvec_push(&next, c) < 0) {
+			if (engine_pvec_push(&next, c) < 0) {
 				crule_remove(e, c);
-				pvec_clear(&next);
+				engine_pvec_clear(&next);
 				return -ENOMEM;
 			}
 		}
-		pvec_clear(cur);
+		engine_pvec_clear(cur);
 		*cur = next;
 	}
 	return refresh_ns_targets(e, pe, resel, force);
 }
 
-int index_policy_remove(struct engine *e, struct pol_ent *pe)
+int engine_index_policy_remove(struct engine *e, struct pol_ent *pe)
 {
 	int r = 0;
 
@@ -560,7 +590,7 @@ int index_policy_remove(struct engine *e, struct pol_ent *pe)
 				r = engine_record(e, ENGINE_CHG_RULE_REMOVED, c->pub.id, NULL);
 			crule_remove(e, c);
 		}
-		pvec_clear(&pe->rules[d]);
+		engine_pvec_clear(&pe->rules[d]);
 	}
 	/* pe is already gone from its namespace's list: reselect its pods. */
 	FOREACH_ID(&pe->ns->pods, id)
@@ -571,24 +601,24 @@ int index_policy_remove(struct engine *e, struct pol_ent *pe)
 		for (size_t i = 0; i < p->sel.n && !was; i++)
 			was = p->sel.v[i] == pe;
 		if (was && r >= 0)
-			r = index_pod_targets(e, p, true, false);
+			r = engine_index_pod_targets(e, p, true, false);
 	}
 	return r;
 }
 
-int index_ns_init(struct engine *e, struct ns_ent *n)
+int engine_index_ns_init(struct engine *e, struct ns_ent *n)
 {
 	for (size_t i = 0; i < e->nsatoms.n; i++) {
 		struct atom *a = e->nsatoms.v[i];
 
-		if (selector_matches(&a->ns_sel, ns_ent_labels(n)) &&
-		    (pvec_push(&n->nsatoms, a) < 0 || pvec_push(&a->nsmatch, n) < 0))
+		if (selector_matches(&a->ns_sel, engine_ns_labels(n)) &&
+		    (engine_pvec_push(&n->nsatoms, a) < 0 || engine_pvec_push(&a->nsmatch, n) < 0))
 			return -ENOMEM;
 	}
 	return 0;
 }
 
-int index_ns_relabel(struct engine *e, struct ns_ent *n)
+int engine_index_ns_relabel(struct engine *e, struct ns_ent *n)
 {
 	struct pvec cand = {0}, before = n->nsatoms;
 	int k = 0;
@@ -599,8 +629,8 @@ int index_ns_relabel(struct engine *e, struct ns_ent *n)
 	for (size_t i = 0; i < before.n; i++) {
 		struct atom *a = before.v[i];
 
-		pvec_remove(&a->nsmatch, n);
-		if (selector_matches(&a->ns_sel, ns_ent_labels(n)))
+		engine_pvec_remove(&a->nsmatch, n);
+		if (selector_matches(&a->ns_sel, engine_ns_labels(n)))
 			continue;
 		for (size_t j = 0; j < a->users.n; j++)
 			if (cand_push(e, &cand, a->users.v[j]) < 0)
@@ -610,9 +640,9 @@ int index_ns_relabel(struct engine *e, struct ns_ent *n)
 		struct atom *a = e->nsatoms.v[i];
 		bool was = false;
 
-		if (!selector_matches(&a->ns_sel, ns_ent_labels(n)))
+		if (!selector_matches(&a->ns_sel, engine_ns_labels(n)))
 			continue;
-		if (pvec_push(&n->nsatoms, a) < 0 || pvec_push(&a->nsmatch, n) < 0)
+		if (engine_pvec_push(&n->nsatoms, a) < 0 || engine_pvec_push(&a->nsmatch, n) < 0)
 			goto oom;
 		for (size_t j = 0; j < before.n && !was; j++)
 			was = before.v[j] == a;
@@ -625,27 +655,27 @@ int index_ns_relabel(struct engine *e, struct ns_ent *n)
 		for (size_t i = 0; i < cand.n && k >= 0; i++)
 			k = member_update(e, cand.v[i], e->pod_v[id], NULL, false);
 	}
-	pvec_clear(&before);
-	pvec_clear(&cand);
+	engine_pvec_clear(&before);
+	engine_pvec_clear(&cand);
 	return k;
 oom:
-	pvec_clear(&before);
-	pvec_clear(&cand);
+	engine_pvec_clear(&before);
+	engine_pvec_clear(&cand);
 	return -ENOMEM;
 }
 
-void index_free(struct engine *e)
+void engine_index_free(struct engine *e)
 {
 	for (size_t i = 0; i < e->atoms.cap; i++)
 		if (e->atoms.v[i])
 			atom_free(e->atoms.v[i]);
-	hmap_clear(&e->atoms);
-	pvec_clear(&e->nsatoms);
+	engine_hmap_clear(&e->atoms);
+	engine_pvec_clear(&e->nsatoms);
 }
 
 const struct compiled_rule *engine_rule(const struct engine *e, uint32_t rule_id)
 {
-	const struct crule *r = hmap_get(&e->rules, hash_id(rule_id), rule_id_eq, &rule_id);
+	const struct crule *r = engine_hmap_get(&e->rules, hash_id(rule_id), rule_id_eq, &rule_id);
 
 	return r ? &r->pub : NULL;
 }
@@ -653,7 +683,7 @@ const struct compiled_rule *engine_rule(const struct engine *e, uint32_t rule_id
 int engine_rule_members(const struct engine *e, uint32_t rule_id,
 			int (*cb)(void *ud, const struct pod_obj *p), void *ud)
 {
-	const struct crule *r = hmap_get(&e->rules, hash_id(rule_id), rule_id_eq, &rule_id);
+	const struct crule *r = engine_hmap_get(&e->rules, hash_id(rule_id), rule_id_eq, &rule_id);
 	int n = 0;
 
 	if (!r)

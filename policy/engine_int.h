@@ -16,13 +16,13 @@ struct hmap {
 	size_t cap, n; /* cap is 0 or a power of two */
 };
 
-typedef bool (*hmap_eq_fn)(const void *val, const void *key);
+typedef bool (*engine_hmap_eq_fn)(const void *val, const void *key);
 
-void *hmap_get(const struct hmap *m, uint64_t h, hmap_eq_fn eq, const void *key);
-int hmap_put(struct hmap *m, uint64_t h, void *val);
+void *engine_hmap_get(const struct hmap *m, uint64_t h, engine_hmap_eq_fn eq, const void *key);
+int engine_hmap_put(struct hmap *m, uint64_t h, void *val);
 /* Remove the entry holding exactly val (hashed as h). Returns whether found. */
-bool hmap_del(struct hmap *m, uint64_t h, const void *val);
-void hmap_clear(struct hmap *m);
+bool engine_hmap_del(struct hmap *m, uint64_t h, const void *val);
+void engine_hmap_clear(struct hmap *m);
 
 /* Set of uint32 ids (UINT32_MAX is reserved). */
 struct u32set {
@@ -35,7 +35,7 @@ static inline uint32_t u32_slot(uint32_t x, uint32_t mask)
 	return (uint32_t)((x * 0x9E3779B97F4A7C15ULL) >> 32) & mask;
 }
 
-static inline bool u32set_has(const struct u32set *s, uint32_t x)
+static inline bool engine_u32set_has(const struct u32set *s, uint32_t x)
 {
 	uint32_t mask, i;
 
@@ -48,20 +48,20 @@ static inline bool u32set_has(const struct u32set *s, uint32_t x)
 	return false;
 }
 /* 1 added, 0 already present, -ENOMEM. */
-int u32set_add(struct u32set *s, uint32_t x);
+int engine_u32set_add(struct u32set *s, uint32_t x);
 /* Whether it was present. */
-bool u32set_del(struct u32set *s, uint32_t x);
-void u32set_clear(struct u32set *s);
+bool engine_u32set_del(struct u32set *s, uint32_t x);
+void engine_u32set_clear(struct u32set *s);
 
 /* A growable array of pointers. */
 struct pvec {
 	void **v;
 	uint32_t n, cap;
 };
-int pvec_push(struct pvec *p, void *x);
+int engine_pvec_push(struct pvec *p, void *x);
 /* Remove the first occurrence of x, not keeping order. Returns whether found. */
-bool pvec_remove(struct pvec *p, const void *x);
-void pvec_clear(struct pvec *p);
+bool engine_pvec_remove(struct pvec *p, const void *x);
+void engine_pvec_clear(struct pvec *p);
 
 /* Pointer -> pointer map with inline keys (one cache line per probe). */
 struct pmap {
@@ -72,7 +72,7 @@ struct pmap {
 	size_t cap, n;
 };
 
-static inline void *pmap_get(const struct pmap *m, const void *k)
+static inline void *engine_pmap_get(const struct pmap *m, const void *k)
 {
 	size_t mask, i;
 	uint64_t x = (uint64_t)(uintptr_t)k;
@@ -86,21 +86,21 @@ static inline void *pmap_get(const struct pmap *m, const void *k)
 			return m->e[i].v;
 	return NULL;
 }
-int pmap_put(struct pmap *m, const void *k, void *v);
-void pmap_del(struct pmap *m, const void *k);
-void pmap_clear(struct pmap *m);
+int engine_pmap_put(struct pmap *m, const void *k, void *v);
+void engine_pmap_del(struct pmap *m, const void *k);
+void engine_pmap_clear(struct pmap *m);
 
 /*
  * Refcounted string pool for label keys and values, namespace and node
  * names and port names of stored pods: 100k pods share a few thousand
  * distinct strings.
  */
-char *spool_get(struct hmap *pool, const char *s);
+char *engine_spool_get(struct hmap *pool, const char *s);
 /* Drop one reference if s is pooled, else free it. Accepts NULL. */
-void spool_release(struct hmap *pool, char *s);
+void engine_spool_release(struct hmap *pool, char *s);
 
-uint64_t hash_str2(const char *a, const char *b);
-uint64_t hash_ip(const struct ip_addr *ip);
+uint64_t engine_hash_str2(const char *a, const char *b);
+uint64_t engine_hash_ip(const struct ip_addr *ip);
 
 struct ns_ent;
 struct pol_ent;
@@ -140,6 +140,8 @@ struct crule {
 	struct pol_ent *pol;
 	struct u32set members; /* pod ids */
 	bool any_peer;         /* no peers: every source/destination */
+	bool local_all;        /* has a peer podSelector: {} alone: every peer pod of local_ns */
+	const struct ns_ent *local_ns; /* the policy's namespace */
 	bool has_ipblock;
 	uint32_t n_fports;     /* 0: every port and protocol */
 	struct fport *fports;
@@ -169,14 +171,16 @@ struct pod_ent {
 	uint32_t n_rules[2];
 	uint32_t id;
 	bool target;      /* pod_is_target */
-	bool isolated[2]; /* some selecting policy has the type */
+	bool peer;        /* pod_is_peer */
+	bool isolated[2]; /* some selecting enforcing policy has the type */
+	bool audit[2];    /* not isolated, but some selecting audit-mode policy has the type */
 	uint32_t n_cports;
 	struct cport *cports;
+	struct ns_ent *ns;
 	const struct netpol *const *pols[2]; /* isolating, by name */
 	uint32_t n_pols[2];
 	void *tcache; /* one block holding rules[] and pols[] */
 	struct pod_obj *obj;
-	struct ns_ent *ns;
 	struct pvec sel;       /* pol_ents selecting it (target pods), by name */
 	struct pvec member_of; /* crules it is a member of */
 };
@@ -186,6 +190,8 @@ struct engine {
 	struct hmap pods;       /* pod_ent by ns/name */
 	struct pmap pod_ptrs;   /* pod_ent by pod_obj pointer */
 	struct hmap strings;    /* string pool */
+	struct hmap label_sets; /* shared label arrays of stored pods */
+	struct hmap port_sets;  /* shared container port arrays of stored pods */
 	struct hmap port_names; /* interned port names */
 	int32_t next_port_name;
 	struct hmap pod_ips;    /* pod_ent by ip (peer pods; several per ip possible) */
@@ -210,29 +216,56 @@ struct engine {
 };
 
 /* engine.c */
-/* Interned id of a port name (stable for the engine's lifetime), or -1 on ENOMEM. */
-int32_t port_name_id(struct engine *e, const char *s);
+struct nskey {
+	const char *ns, *name;
+};
+bool engine_ns_key_eq(const void *val, const void *key);  /* ns_ent by name */
+bool engine_pod_key_eq(const void *val, const void *key); /* pod_ent by struct nskey */
+bool engine_pol_key_eq(const void *val, const void *key); /* pol_ent by struct nskey */
+bool engine_svc_key_eq(const void *val, const void *key); /* service_obj by struct nskey */
+
 struct ns_ent *engine_ns_get(struct engine *e, const char *name, bool create);
 const struct ns_ent *engine_ns_find(const struct engine *e, const char *name);
-const struct labels *ns_ent_labels(const struct ns_ent *n);
+const struct labels *engine_ns_labels(const struct ns_ent *n);
 int engine_record(struct engine *e, enum engine_change_kind k, uint32_t rule_id,
 		  const struct pod_obj *pod);
 struct pod_ent *engine_pod_ent(const struct engine *e, const struct pod_obj *pod);
 bool engine_rule_equal(const struct np_rule *a, const struct np_rule *b);
 bool engine_rules_same(const struct netpol *a, const struct netpol *b);
 
-/* engine_index.c */
-bool crule_matches_member(const struct crule *r, const struct pod_ent *p);
-int index_pod_members(struct engine *e, struct pod_ent *p, const struct pod_obj *old,
-		      bool relabel, bool reannounce);
-bool index_peer_selects(const struct np_peer *pp, const struct pol_ent *pe,
-			const struct pod_ent *p);
-int index_pod_leave(struct engine *e, struct pod_ent *p);
-int index_pod_targets(struct engine *e, struct pod_ent *p, bool resel, bool force);
-int index_ns_init(struct engine *e, struct ns_ent *n);
-void index_rule_free(struct crule *r);
-void index_free(struct engine *e);
-int index_policy_set(struct engine *e, struct pol_ent *pe, struct netpol *old_obj);
-int index_policy_remove(struct engine *e, struct pol_ent *pe);
-int index_ns_relabel(struct engine *e, struct ns_ent *n);
+/* engine_pool.c */
+/* Move o's strings (and label/port arrays) into the pools; never fails (falls back to owning). */
+void engine_pod_intern(struct engine *e, struct pod_obj *o);
+/* Free a stored pod, returning pooled parts. Accepts NULL. */
+void engine_pod_release(struct engine *e, struct pod_obj *o);
+/* Interned id of a port name (stable for the engine's lifetime), or -1 on ENOMEM. */
+int32_t engine_port_name_id(struct engine *e, const char *s);
 
+/* engine_index.c: every function logs its transitions; < 0 only on -ENOMEM. */
+/* Whether p (a peer pod) is selected by some selector peer of r. */
+bool engine_crule_matches_member(const struct crule *r, const struct pod_ent *p);
+/* Whether selector peer pp of policy pe selects p (ignores pod_is_peer). */
+bool engine_index_peer_selects(const struct np_peer *pp, const struct pol_ent *pe,
+			       const struct pod_ent *p);
+/*
+ * p was added or replaced (old: the previous version or NULL). relabel: its
+ * labels or peer-ness changed, re-evaluate memberships; reannounce: its IPs
+ * or ports changed, report kept memberships as removed + added.
+ */
+int engine_index_pod_members(struct engine *e, struct pod_ent *p, const struct pod_obj *old,
+			     bool relabel, bool reannounce);
+/* p goes away: leave every rule, then POD_REMOVED. */
+int engine_index_pod_leave(struct engine *e, struct pod_ent *p);
+/* Rebuild p's applying rules (resel: re-match its namespace's policies); POD_TARGET if changed or force. */
+int engine_index_pod_targets(struct engine *e, struct pod_ent *p, bool resel, bool force);
+/* A new namespace entry: find the namespace-selector atoms matching it. */
+int engine_index_ns_init(struct engine *e, struct ns_ent *n);
+/* n's effective labels changed: fix atom matches and the memberships of its pods. */
+int engine_index_ns_relabel(struct engine *e, struct ns_ent *n);
+/* pe->obj was set (old_obj: the previous version or NULL): diff rules by index, refresh targets. */
+int engine_index_policy_set(struct engine *e, struct pol_ent *pe, struct netpol *old_obj);
+/* pe was unlinked from its namespace: remove its rules, refresh targets. */
+int engine_index_policy_remove(struct engine *e, struct pol_ent *pe);
+void engine_index_rule_free(struct crule *r);
+/* Free all atoms (engine teardown). */
+void engine_index_free(struct engine *e);

@@ -64,7 +64,9 @@ static int rule_peer_index(const struct crule *c, const struct pod_ent *peer_ent
 
 	if (c->any_peer)
 		return -1;
-	member = peer_ent && u32set_has(&c->members, peer_ent->id);
+	/* Namespace isolation ("from: podSelector: {}") needs no set lookup. */
+	member = peer_ent && ((c->local_all && peer_ent->peer && peer_ent->ns == c->local_ns) ||
+			      engine_u32set_has(&c->members, peer_ent->id));
 	if (!explain && member)
 		return 0; /* some selector peer matched; which one only matters when explaining */
 	if (!member && !c->has_ipblock)
@@ -76,7 +78,7 @@ static int rule_peer_index(const struct crule *c, const struct pod_ent *peer_ent
 		if (pp->kind == PEER_IPBLOCK) {
 			if (ipblock_matches(pp, peer_ip))
 				return (int)i;
-		} else if (member && index_peer_selects(pp, c->pol, peer_ent)) {
+		} else if (member && engine_index_peer_selects(pp, c->pol, peer_ent)) {
 			return (int)i;
 		}
 	}
@@ -89,8 +91,9 @@ static void half_check(const struct pod_ent *self, enum direction d, const struc
 {
 	hv->checked = true;
 	hv->isolated = self->isolated[d];
+	hv->audit = self->audit[d];
 	hv->allowed = !hv->isolated;
-	if (!hv->isolated)
+	if (!hv->isolated && !hv->audit)
 		return;
 	for (uint32_t i = 0; i < self->n_rules[d]; i++) {
 		const struct crule *c = self->rules[d][i];
@@ -110,6 +113,8 @@ static void half_check(const struct pod_ent *self, enum direction d, const struc
 	}
 	hv->isolating = self->pols[d];
 	hv->n_isolating = self->n_pols[d];
+	/* audit: nothing matched, so it would be denied, but audit policies never drop */
+	hv->audit_denied = hv->audit;
 }
 
 bool engine_verdict(const struct engine *e, const struct endpoint *src, const struct endpoint *dst,
@@ -194,6 +199,13 @@ bool engine_pod_isolated(const struct engine *e, const struct pod_obj *pod, enum
 	const struct pod_ent *p = engine_pod_ent(e, pod);
 
 	return p && p->isolated[dir];
+}
+
+bool engine_pod_audit(const struct engine *e, const struct pod_obj *pod, enum direction dir)
+{
+	const struct pod_ent *p = engine_pod_ent(e, pod);
+
+	return p && p->audit[dir];
 }
 
 size_t engine_pod_policies(const struct engine *e, const struct pod_obj *pod, enum direction dir,

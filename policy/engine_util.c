@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Containers for the engine's index: a pointer hash table with linear
- * probing and backward-shift deletion (no tombstones, so lookups stay short
- * under churn), a uint32 id set used for rule members, and a pointer vector.
+ * Containers for the engine's index: hash tables with linear probing and
+ * backward-shift deletion (no tombstones, so lookups stay short under churn),
+ * a uint32 id set for rule members, a pointer vector, and the refcounted
+ * string pool.
  */
 #include "engine_int.h"
 
@@ -11,7 +12,7 @@ static size_t slot_of(uint64_t h, size_t cap)
 	return (size_t)((h * 0x9E3779B97F4A7C15ULL) >> 17) & (cap - 1);
 }
 
-void *hmap_get(const struct hmap *m, uint64_t h, hmap_eq_fn eq, const void *key)
+void *engine_hmap_get(const struct hmap *m, uint64_t h, engine_hmap_eq_fn eq, const void *key)
 {
 	size_t mask, i;
 
@@ -34,7 +35,7 @@ static void hmap_insert(uint64_t *hs, void **vs, size_t cap, uint64_t h, void *v
 	vs[i] = val;
 }
 
-int hmap_put(struct hmap *m, uint64_t h, void *val)
+int engine_hmap_put(struct hmap *m, uint64_t h, void *val)
 {
 	/* Load up to 7/8: probe runs stay short enough, memory matters at 100k pods. */
 	if ((m->n + 1) * 8 > m->cap * 7) {
@@ -61,7 +62,7 @@ int hmap_put(struct hmap *m, uint64_t h, void *val)
 	return 0;
 }
 
-bool hmap_del(struct hmap *m, uint64_t h, const void *val)
+bool engine_hmap_del(struct hmap *m, uint64_t h, const void *val)
 {
 	size_t mask, i, j;
 
@@ -86,7 +87,7 @@ bool hmap_del(struct hmap *m, uint64_t h, const void *val)
 	return true;
 }
 
-void hmap_clear(struct hmap *m)
+void engine_hmap_clear(struct hmap *m)
 {
 	free(m->h);
 	free(m->v);
@@ -102,9 +103,9 @@ static void u32_insert(uint32_t *v, uint32_t cap, uint32_t x)
 	v[i] = x;
 }
 
-int u32set_add(struct u32set *s, uint32_t x)
+int engine_u32set_add(struct u32set *s, uint32_t x)
 {
-	if (u32set_has(s, x))
+	if (engine_u32set_has(s, x))
 		return 0;
 	if ((s->n + 1) * 4 > s->cap * 3) {
 		uint32_t ncap = s->cap ? s->cap * 2 : 4;
@@ -125,7 +126,7 @@ int u32set_add(struct u32set *s, uint32_t x)
 	return 1;
 }
 
-bool u32set_del(struct u32set *s, uint32_t x)
+bool engine_u32set_del(struct u32set *s, uint32_t x)
 {
 	uint32_t mask, i, j;
 
@@ -148,13 +149,13 @@ bool u32set_del(struct u32set *s, uint32_t x)
 	return true;
 }
 
-void u32set_clear(struct u32set *s)
+void engine_u32set_clear(struct u32set *s)
 {
 	free(s->v);
 	*s = (struct u32set){0};
 }
 
-int pvec_push(struct pvec *p, void *x)
+int engine_pvec_push(struct pvec *p, void *x)
 {
 	if (p->n == p->cap) {
 		uint32_t ncap = p->cap ? p->cap * 2 : 3;
@@ -169,7 +170,7 @@ int pvec_push(struct pvec *p, void *x)
 	return 0;
 }
 
-bool pvec_remove(struct pvec *p, const void *x)
+bool engine_pvec_remove(struct pvec *p, const void *x)
 {
 	for (uint32_t i = 0; i < p->n; i++)
 		if (p->v[i] == x) {
@@ -179,7 +180,7 @@ bool pvec_remove(struct pvec *p, const void *x)
 	return false;
 }
 
-void pvec_clear(struct pvec *p)
+void engine_pvec_clear(struct pvec *p)
 {
 	free(p->v);
 	*p = (struct pvec){0};
@@ -194,7 +195,7 @@ static uint64_t fnv(uint64_t h, const void *data, size_t len)
 	return h;
 }
 
-uint64_t hash_str2(const char *a, const char *b)
+uint64_t engine_hash_str2(const char *a, const char *b)
 {
 	uint64_t h = 0xcbf29ce484222325ULL;
 
@@ -204,7 +205,7 @@ uint64_t hash_str2(const char *a, const char *b)
 	return h;
 }
 
-uint64_t hash_ip(const struct ip_addr *ip)
+uint64_t engine_hash_ip(const struct ip_addr *ip)
 {
 	return fnv(0xcbf29ce484222325ULL ^ ip->family, ip->a, ip_addr_len(ip));
 }
@@ -226,7 +227,7 @@ static void pmap_insert(struct pmap_ent *es, size_t cap, const void *k, void *v)
 	es[i] = (struct pmap_ent){k, v};
 }
 
-int pmap_put(struct pmap *m, const void *k, void *v)
+int engine_pmap_put(struct pmap *m, const void *k, void *v)
 {
 	if ((m->n + 1) * 8 > m->cap * 7) {
 		size_t ncap = m->cap ? m->cap * 2 : 16;
@@ -246,7 +247,7 @@ int pmap_put(struct pmap *m, const void *k, void *v)
 	return 0;
 }
 
-void pmap_del(struct pmap *m, const void *k)
+void engine_pmap_del(struct pmap *m, const void *k)
 {
 	size_t mask, i, j;
 
@@ -268,7 +269,7 @@ void pmap_del(struct pmap *m, const void *k)
 	m->n--;
 }
 
-void pmap_clear(struct pmap *m)
+void engine_pmap_clear(struct pmap *m)
 {
 	free(m->e);
 	*m = (struct pmap){0};
@@ -284,10 +285,10 @@ static bool istr_eq(const void *val, const void *key)
 	return strcmp(((const struct istr *)val)->s, key) == 0;
 }
 
-char *spool_get(struct hmap *pool, const char *s)
+char *engine_spool_get(struct hmap *pool, const char *s)
 {
-	uint64_t h = hash_str2(s, NULL);
-	struct istr *x = hmap_get(pool, h, istr_eq, s);
+	uint64_t h = engine_hash_str2(s, NULL);
+	struct istr *x = engine_hmap_get(pool, h, istr_eq, s);
 	size_t len;
 
 	if (x) {
@@ -300,28 +301,28 @@ char *spool_get(struct hmap *pool, const char *s)
 		return NULL;
 	x->refs = 1;
 	memcpy(x->s, s, len + 1);
-	if (hmap_put(pool, h, x) < 0) {
+	if (engine_hmap_put(pool, h, x) < 0) {
 		free(x);
 		return NULL;
 	}
 	return x->s;
 }
 
-void spool_release(struct hmap *pool, char *s)
+void engine_spool_release(struct hmap *pool, char *s)
 {
 	uint64_t h;
 	struct istr *x;
 
 	if (!s)
 		return;
-	h = hash_str2(s, NULL);
-	x = hmap_get(pool, h, istr_eq, s);
+	h = engine_hash_str2(s, NULL);
+	x = engine_hmap_get(pool, h, istr_eq, s);
 	if (!x || x->s != s) {
 		free(s); /* not pooled: the object still owns it */
 		return;
 	}
 	if (--x->refs == 0) {
-		hmap_del(pool, h, x);
+		engine_hmap_del(pool, h, x);
 		free(x);
 	}
 }

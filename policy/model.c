@@ -134,7 +134,11 @@ void selector_clear(struct selector *s)
 
 bool pod_is_peer(const struct pod_obj *p)
 {
-	return p->n_ips > 0 && p->phase != POD_PHASE_SUCCEEDED && p->phase != POD_PHASE_FAILED;
+	/*
+	 * hostNetwork pods share the node's address: selectors ignore them and
+	 * their traffic is the node's (reachable through an ipBlock of the node IP).
+	 */
+	return !p->host_network && p->n_ips > 0 && p->phase != POD_PHASE_SUCCEEDED && p->phase != POD_PHASE_FAILED;
 }
 
 bool pod_is_target(const struct pod_obj *p)

@@ -94,7 +94,7 @@ static bool ref_in_cidr(const struct cidr *c, const struct ip_addr *ip)
 
 static bool ref_is_peer_pod(const struct pod_obj *p)
 {
-	return p->n_ips > 0 && p->phase != POD_PHASE_SUCCEEDED && p->phase != POD_PHASE_FAILED;
+	return !p->host_network && p->n_ips > 0 && p->phase != POD_PHASE_SUCCEEDED && p->phase != POD_PHASE_FAILED;
 }
 
 static bool ref_same_pod(const struct pod_obj *a, const struct pod_obj *b)
@@ -150,15 +150,17 @@ static bool ref_port(const struct np_port *pp, const struct pod_obj *dst, enum p
 }
 
 /*
- * One direction for pod self: isolated if some policy of its namespace
- * selects it with that type; then some rule must allow peer / dst_pod.
+ * One direction for pod self, counting only the policies of one mode:
+ * isolated if some such policy of its namespace selects it with that type;
+ * then some rule of those must allow peer / dst_pod.
  */
-static bool ref_half(const struct reference_world *w, const struct pod_obj *self, bool ingress,
-		     const struct endpoint *peer, const struct pod_obj *dst_pod, enum proto proto,
-		     uint16_t port)
+static bool ref_half_mode(const struct reference_world *w, const struct pod_obj *self, bool ingress,
+			  const struct endpoint *peer, const struct pod_obj *dst_pod,
+			  enum proto proto, uint16_t port, enum np_mode mode, bool *ret_isolated)
 {
 	bool isolated = false;
 
+	*ret_isolated = false;
 	if (self->host_network)
 		return true;
 	for (size_t i = 0; i < w->n_pols; i++) {
@@ -168,9 +170,11 @@ static bool ref_half(const struct reference_world *w, const struct pod_obj *self
 
 		if (strcmp(pol->ns, self->ns) != 0 || !(ingress ? pol->type_ingress : pol->type_egress))
 			continue;
+		if (pol->mode != mode)
+			continue;
 		if (!ref_selector(&pol->pod_selector, &self->labels, NULL))
 			continue;
-		isolated = true;
+		isolated = *ret_isolated = true;
 		for (size_t j = 0; j < n; j++) {
 			const struct np_rule *r = &rules[j];
 			bool peer_ok = r->n_peers == 0, port_ok = r->n_ports == 0;
@@ -184,6 +188,43 @@ static bool ref_half(const struct reference_world *w, const struct pod_obj *self
 		}
 	}
 	return !isolated;
+}
+
+/* Enforcement: audit-mode policies never isolate and never allow. */
+static bool ref_half(const struct reference_world *w, const struct pod_obj *self, bool ingress,
+		     const struct endpoint *peer, const struct pod_obj *dst_pod, enum proto proto,
+		     uint16_t port)
+{
+	bool iso;
+
+	return ref_half_mode(w, self, ingress, peer, dst_pod, proto, port, NP_MODE_ENFORCE, &iso);
+}
+
+/* Audit: no enforcing policy isolates self, some audit policy does, and none of those allows. */
+static bool ref_half_audit_denied(const struct reference_world *w, const struct pod_obj *self,
+				  bool ingress, const struct endpoint *peer,
+				  const struct pod_obj *dst_pod, enum proto proto, uint16_t port)
+{
+	bool iso_enf, iso_audit, ok;
+
+	(void)ref_half_mode(w, self, ingress, peer, dst_pod, proto, port, NP_MODE_ENFORCE,
+			    &iso_enf);
+	ok = ref_half_mode(w, self, ingress, peer, dst_pod, proto, port, NP_MODE_AUDIT,
+			   &iso_audit);
+	return !iso_enf && iso_audit && !ok;
+}
+
+void reference_audit(const struct reference_world *w, const struct endpoint *src,
+		     const struct endpoint *dst, enum proto proto, uint16_t port,
+		     bool *ret_egress, bool *ret_ingress)
+{
+	*ret_egress = *ret_ingress = false;
+	if (src->pod && dst->pod && ref_same_pod(src->pod, dst->pod))
+		return;
+	if (src->pod)
+		*ret_egress = ref_half_audit_denied(w, src->pod, false, dst, dst->pod, proto, port);
+	if (dst->pod)
+		*ret_ingress = ref_half_audit_denied(w, dst->pod, true, src, dst->pod, proto, port);
 }
 
 bool reference_verdict(const struct reference_world *w, const struct endpoint *src,

@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libnftnl-dev libmnl-dev libcurl4-openssl-dev
 	libjansson-dev libyaml-dev check libmicrohttpd-dev libsystemd-dev nftables iproute2
-	valgrind clang libclang-rt-14-dev libcap-dev procps curl openssl python3 kmod jq)
+	valgrind clang libclang-rt-14-dev libcap-dev procps curl openssl python3 kmod jq umoci)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -137,7 +137,8 @@ run missing-manifests 2 explain --from a/b --to c/d --port 80 && has_err missing
 run no-dir 2 matrix --manifests "$tmp/none" --port 80 && has_err no-dir "cannot read manifests"
 run unknown-cmd 2 frobnicate && has_err unknown-cmd 'unknown command "frobnicate"'
 run no-cmd 2 && has_err no-cmd "missing command"
-run socket 2 --socket /run/netpold.sock explain --from a/b --to c/d --port 80 && has_err socket "not supported yet"
+run socket 2 --socket "$tmp/no.sock" explain --from a/b --to c/d --port 80 && has_err socket "cannot talk to netpold on $tmp/no.sock"
+run live-only 2 --manifests "$ex" status && has_err live-only "asks a running netpold"
 run help 0 --help && { has help "explain"; has help "matrix"; }
 run explain-help 0 explain --help && has explain-help "svc/NAMESPACE/NAME"
 run version 0 --version && has version "netpolctl "

@@ -245,6 +245,7 @@ static struct netpol *gen_pol(uint64_t seed, int slot)
 	gen_selector(&r, &o->pod_selector, false);
 	o->type_ingress = chance(&r, 80);
 	o->type_egress = !o->type_ingress || chance(&r, 50);
+	o->mode = chance(&r, 25) ? NP_MODE_AUDIT : NP_MODE_ENFORCE;
 	o->n_ingress = rn(&r, 3);
 	o->ingress = calloc(3, sizeof(*o->ingress));
 	for (size_t i = 0; i < o->n_ingress; i++)
@@ -274,7 +275,7 @@ struct world {
 	uint32_t max_id;
 	char **targeted; /* pods with POD_TARGET/POD_REMOVED in the last drain */
 	size_t n_targeted;
-	uint64_t verdicts, allowed;
+	uint64_t verdicts, allowed, audited;
 };
 
 static char *pod_key(const struct pod_obj *p)
@@ -398,7 +399,8 @@ static void target_sig(struct world *w, const struct pod_obj *p, char *buf, size
 		const struct compiled_rule *const *rv;
 		size_t n = engine_pod_rules(w->e, p, (enum direction)d, &rv);
 
-		o += (size_t)snprintf(buf + o, len - o, "%d:", engine_pod_isolated(w->e, p, d));
+		o += (size_t)snprintf(buf + o, len - o, "%d%d:", engine_pod_isolated(w->e, p, d),
+				      engine_pod_audit(w->e, p, d));
 		for (size_t i = 0; i < n && o < len; i++)
 			o += (size_t)snprintf(buf + o, len - o, "%u,", rv[i]->id);
 		if (o >= len)
@@ -421,8 +423,10 @@ static void check_members(struct world *w, const struct reference_world *rw)
 		ck_assert_int_ge(engine_rule_members(w->e, id, collect_member, &got), 0);
 		ck_assert_msg(got.n == sr->n, "seed %" PRIu64 ": rule %u has %zu members, log says %zu",
 			      w->seed, id, got.n, sr->n);
-		qsort(got.members, got.n, sizeof(char *), cmp_str);
-		qsort(sr->members, sr->n, sizeof(char *), cmp_str);
+		if (got.n) {
+			qsort(got.members, got.n, sizeof(char *), cmp_str);
+			qsort(sr->members, sr->n, sizeof(char *), cmp_str);
+		}
 		for (size_t i = 0; i < got.n; i++)
 			ck_assert_msg(strcmp(got.members[i], sr->members[i]) == 0,
 				      "seed %" PRIu64 ": rule %u member %s vs %s", w->seed, id,
@@ -440,7 +444,7 @@ static void check_members(struct world *w, const struct reference_world *rw)
 			bool want = p->n_ips && p->phase != POD_PHASE_SUCCEEDED &&
 				    p->phase != POD_PHASE_FAILED && reference_rule_member(rw, rp, rr, p);
 			_cleanup_free_ char *k = member_key(p);
-			bool has = bsearch(&k, got.members, got.n, sizeof(char *), cmp_str) != NULL;
+			bool has = got.n && bsearch(&k, got.members, got.n, sizeof(char *), cmp_str);
 
 			ck_assert_msg(want == has, "seed %" PRIu64 ": rule %u %s/%s[%u] member %s: %d vs ref %d",
 				      w->seed, id, rp->ns, rp->name, cr->index, k, has, want);
@@ -515,6 +519,21 @@ static void check_verdicts(struct world *w, struct rng *r, const struct referenc
 			ck_assert_ptr_nonnull(x.egress.by.pol);
 		if (x.ingress.isolated && !x.ingress.allowed)
 			ck_assert_uint_gt(x.ingress.n_isolating, 0);
+		/* audit: what audit-only policies would deny, as the reference sees it */
+		bool ae, ai;
+
+		reference_audit(rw, &rs, &rd, proto, port, &ae, &ai);
+		ck_assert_msg(x.egress.audit_denied == ae && x.ingress.audit_denied == ai,
+			      "seed %" PRIu64 ": %s(%s) -> %s(%s) %s/%u: audit engine %d/%d, "
+			      "reference %d/%d",
+			      w->seed, ip_addr_fmt(&es.ip, a, sizeof(a)), es.pod ? es.pod->name : "-",
+			      ip_addr_fmt(&ed.ip, b, sizeof(b)), ed.pod ? ed.pod->name : "-",
+			      proto_name(proto), port, x.egress.audit_denied, x.ingress.audit_denied,
+			      ae, ai);
+		if (x.ingress.audit_denied)
+			ck_assert(x.ingress.audit && !x.ingress.isolated &&
+				  x.ingress.n_isolating > 0);
+		w->audited += ae || ai;
 		w->verdicts++;
 		w->allowed += got;
 	}
@@ -630,7 +649,7 @@ static uint64_t get_seed(void)
 START_TEST(test_random_worlds)
 {
 	uint64_t base = get_seed();
-	int worlds = 6, batches = 60;
+	int worlds = 8, batches = 80;
 
 	for (int wi = 0; wi < worlds; wi++) {
 		struct world w = {.seed = base + (uint64_t)wi};
@@ -684,7 +703,9 @@ START_TEST(test_random_worlds)
 			check_verdicts(&w, &r, &rw, 250);
 		}
 		fprintf(stderr, "differential: seed %" PRIu64 ": %" PRIu64 " verdicts, %" PRIu64
-				" allowed\n", w.seed, w.verdicts, w.allowed);
+				" allowed, %" PRIu64 " audit-denied\n", w.seed, w.verdicts, w.allowed,
+			w.audited);
+		ck_assert_uint_gt(w.audited, 0);
 		ck_assert_uint_gt(w.allowed, w.verdicts / 50);
 		ck_assert_uint_lt(w.allowed, w.verdicts - w.verdicts / 50);
 		for (int i = 0; i < NPODS; i++) {

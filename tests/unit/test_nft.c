@@ -99,7 +99,13 @@ static void assert_kernel_matches(struct engine *e, const struct dataplane_confi
 	struct plan kern, want;
 	struct plan_delta d;
 	struct plan_config pc = {.node_name = cfg->node_name,
-				 .reject = cfg->deny_action == DENY_REJECT};
+				 .reject = cfg->deny_action == DENY_REJECT,
+				 .log = cfg->deny_log,
+				 .log_group = cfg->nflog_group,
+				 .log_rate = cfg->log_rate,
+				 .log_burst = cfg->log_burst,
+				 .fc_cidrs = cfg->fc_cidrs,
+				 .n_fc_cidrs = cfg->n_fc_cidrs};
 
 	ck_assert_int_eq(nft_sock_open(&s), 0);
 	ck_assert_int_eq(nft_dump_table(&s, cfg->table, &kern), 0);
@@ -107,9 +113,10 @@ static void assert_kernel_matches(struct engine *e, const struct dataplane_confi
 	ck_assert_int_eq(plan_diff(&kern, &want, &d), 0);
 	ck_assert_msg(plan_delta_empty(&d),
 		      "kernel differs: +sets %zu -sets %zu +chains %zu ~chains %zu -chains %zu "
-		      "+elems %zu -elems %zu flush %zu",
+		      "+elems %zu -elems %zu flush %zu (first chain replaced: %s)",
 		      d.n_add_sets, d.n_del_sets, d.n_add_chains, d.n_replace_chains,
-		      d.n_del_chains, d.n_add_elems, d.n_del_elems, d.n_flush_sets);
+		      d.n_del_chains, d.n_add_elems, d.n_del_elems, d.n_flush_sets,
+		      d.n_replace_chains ? d.replace_chains[0]->name : "-");
 	plan_delta_clear(&d);
 	plan_clear(&kern);
 	plan_clear(&want);
@@ -282,6 +289,140 @@ START_TEST(test_incremental)
 }
 END_TEST
 
+/* Deny records, audit chains and fail-closed sets: built, adopted with an empty diff, updated. */
+static const char *AUDIT_WORLD =
+	"apiVersion: v1\nkind: Pod\nmetadata: {name: audited, namespace: default, labels: {app: audited}}\n"
+	"spec: {nodeName: n1, containers: [{name: c}]}\n"
+	"status: {phase: Running, podIPs: [{ip: 10.0.0.9}]}\n---\n"
+	"apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+	"metadata: {name: watch-egress, namespace: default, annotations: {netpold.io/mode: audit}}\n"
+	"spec:\n  podSelector: {matchLabels: {app: audited}}\n  policyTypes: [Egress]\n  egress:\n"
+	"  - to: [{podSelector: {matchLabels: {app: client}}}]\n---\n"
+	"apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+	"metadata: {name: watch-web, namespace: default, annotations: {netpold.io/mode: audit}}\n"
+	"spec:\n  podSelector: {matchLabels: {app: web}}\n  policyTypes: [Ingress]\n";
+
+static size_t chain_rules(json_t *j, const char *chain, const char *needle)
+{
+	json_t *arr = json_object_get(j, "nftables"), *it;
+	size_t i, n = 0;
+
+	json_array_foreach(arr, i, it)
+	{
+		json_t *o = json_object_get(it, "rule");
+		char *text;
+
+		if (!o || strcmp(json_string_value(json_object_get(o, "chain")), chain) != 0)
+			continue;
+		text = json_dumps(json_object_get(o, "expr"), JSON_COMPACT);
+		if (!needle || (text && strstr(text, needle)))
+			n++;
+		free(text);
+	}
+	return n;
+}
+
+START_TEST(test_records_audit_failclosed)
+{
+	struct cidr fc[2];
+	struct dataplane_config cfg = CFG;
+	struct engine *e;
+	struct dataplane *dp;
+	json_t *j;
+
+	netns();
+	ck_assert_int_eq(cidr_parse("10.0.0.0/16", &fc[0]), 0);
+	ck_assert_int_eq(cidr_parse("fd00::/64", &fc[1]), 0);
+	cfg.deny_log = true;
+	cfg.nflog_group = 5417;
+	cfg.log_rate = 10;
+	cfg.log_burst = 20;
+	cfg.fc_cidrs = fc;
+	cfg.n_fc_cidrs = 2;
+	e = world();
+	load(e, AUDIT_WORLD);
+	dp = dp_new(&cfg);
+	ck_assert_int_eq(dataplane_sync(dp, e), 0);
+	assert_kernel_matches(e, &cfg);
+
+	j = nft_json("nft -j list table inet netpold");
+	/* audited pod: its audit rules, the audit log rule, then return; no drop */
+	ck_assert_uint_eq(count_kind(j, "chain", "eg_default_audited"), 1);
+	ck_assert_uint_eq(chain_rules(j, "eg_default_audited", "\"prefix\":\"np:ea:default/audited\""), 1);
+	ck_assert_uint_eq(chain_rules(j, "eg_default_audited", "\"drop\""), 0);
+	ck_assert_uint_eq(chain_rules(j, "eg_default_audited", "\"return\""), 3);
+	/* web is isolated by an enforcing policy: the audit policy adds nothing */
+	ck_assert_uint_eq(chain_rules(j, "in_default_web-1", "\"prefix\":\"np:i:default/web-1\""), 1);
+	ck_assert_uint_eq(chain_rules(j, "in_default_web-1", "\"rate\":10"), 1);
+	ck_assert_uint_eq(chain_rules(j, "in_default_web-1", "\"drop\""), 1);
+	ck_assert_uint_eq(count_kind(j, "chain", "in_default_audited"), 0);
+	/* fail-closed: every pod address in the ranges is known */
+	ck_assert_uint_eq(set_elem_count(j, "fc_known4"), 5);
+	ck_assert_uint_eq(set_elem_count(j, "fc_known6"), 2);
+	ck_assert_uint_eq(chain_rules(j, "forward", "fc_known4"), 2);
+	ck_assert_uint_eq(chain_rules(j, "input", "fc_known6"), 1);
+	json_decref(j);
+	if (getenv("NETPOLD_TEST_SHOW"))
+		ck_assert_int_eq(system("nft list table inet netpold"), 0);
+	dataplane_free(dp);
+
+	/* restart: adopted, nothing committed */
+	dp = dp_new(&cfg);
+	ck_assert_int_eq(dataplane_sync(dp, e), 0);
+	ck_assert_uint_eq(stats(dp).commits, 0);
+	ck_assert_uint_eq(stats(dp).last_batch_msgs, 0);
+
+	/* a new pod in the range: one known element, incrementally; outside the range: none */
+	load(e, "apiVersion: v1\nkind: Pod\nmetadata: {name: new, namespace: default, labels: {app: x}}\n"
+		"spec: {nodeName: n2, containers: [{name: c}]}\n"
+		"status: {phase: Running, podIPs: [{ip: 10.0.5.5}, {ip: 'fd01::5'}]}\n");
+	ck_assert_int_eq(dataplane_sync(dp, e), 0);
+	ck_assert_uint_eq(stats(dp).commits, 1);
+	ck_assert_uint_eq(stats(dp).last_batch_elems, 1);
+	assert_kernel_matches(e, &cfg);
+	/* its address changes, then it goes */
+	load(e, "apiVersion: v1\nkind: Pod\nmetadata: {name: new, namespace: default, labels: {app: x}}\n"
+		"spec: {nodeName: n2, containers: [{name: c}]}\n"
+		"status: {phase: Running, podIPs: [{ip: 10.0.5.6}]}\n");
+	ck_assert_int_eq(dataplane_sync(dp, e), 0);
+	ck_assert_uint_eq(stats(dp).last_batch_elems, 2);
+	assert_kernel_matches(e, &cfg);
+	ck_assert_int_eq(engine_delete(e, OBJ_POD, "default", "new"), 0);
+	ck_assert_int_eq(dataplane_sync(dp, e), 0);
+	assert_kernel_matches(e, &cfg);
+
+	/* the audit policy switched to enforce: the chain now drops */
+	load(e, "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+		"metadata: {name: watch-egress, namespace: default}\n"
+		"spec:\n  podSelector: {matchLabels: {app: audited}}\n  policyTypes: [Egress]\n  egress:\n"
+		"  - to: [{podSelector: {matchLabels: {app: client}}}]\n");
+	ck_assert_int_eq(dataplane_sync(dp, e), 0);
+	assert_kernel_matches(e, &cfg);
+	j = nft_json("nft -j list table inet netpold");
+	ck_assert_uint_eq(chain_rules(j, "eg_default_audited", "\"prefix\":\"np:e:default/audited\""), 1);
+	ck_assert_uint_eq(chain_rules(j, "eg_default_audited", "\"drop\""), 1);
+	json_decref(j);
+	/* and back to audit */
+	load(e, AUDIT_WORLD);
+	ck_assert_int_eq(dataplane_sync(dp, e), 0);
+	assert_kernel_matches(e, &cfg);
+	ck_assert_uint_eq(stats(dp).kernel_errors, 0);
+	dataplane_free(dp);
+
+	/* without deny records the audit chain is pointless and goes; the log rules go too */
+	cfg.deny_log = false;
+	dp = dp_new(&cfg);
+	ck_assert_int_eq(dataplane_sync(dp, e), 0);
+	assert_kernel_matches(e, &cfg);
+	j = nft_json("nft -j list table inet netpold");
+	ck_assert_uint_eq(count_kind(j, "chain", "eg_default_audited"), 0);
+	ck_assert_uint_eq(chain_rules(j, "in_default_web-1", "\"log\""), 0);
+	json_decref(j);
+	dataplane_free(dp);
+	engine_free(e);
+}
+END_TEST
+
 static int wait_monitor(struct dataplane *dp)
 {
 	struct pollfd pfd = {.fd = dataplane_monitor_fd(dp), .events = POLLIN};
@@ -338,6 +479,18 @@ START_TEST(test_drift_repair)
 	/* foreign changes elsewhere are not ours */
 	ck_assert_int_eq(system("nft add table inet other"), 0);
 	ck_assert_int_eq(wait_monitor(dp), 0);
+
+	/* lost events: a tiny monitor buffer and a burst of notifications -> -ENOBUFS, resync */
+	int small = 1;
+	ck_assert_int_eq(setsockopt(dataplane_monitor_fd(dp), SOL_SOCKET, SO_RCVBUF, &small,
+				    sizeof(small)),
+			 0);
+	ck_assert_int_eq(system("for i in $(seq 1 200); do echo \"add element inet netpold "
+				"default_allow-web_in0_pods4 { 10.9.0.$i }\"; done | nft -f -"),
+			 0);
+	ck_assert_int_eq(wait_monitor(dp), -ENOBUFS);
+	ck_assert_int_eq(dataplane_sync(dp, e), 0);
+	assert_kernel_matches(e, &CFG);
 	dataplane_free(dp);
 	engine_free(e);
 }
@@ -470,6 +623,10 @@ START_TEST(test_big_sync)
 		n_pods, (unsigned long long)s.last_batch_elems, (unsigned long long)s.last_batch_msgs,
 		t, s.last_commit_seconds, s.last_kernel_seconds, s.last_batch_elems / t);
 	ck_assert_uint_ge(s.last_batch_elems, 2 * n_pods);
+	/* the big batch was committed with the monitor out of its group: nothing to report */
+	ck_assert_int_eq(dataplane_monitor_read(dp), 0);
+	ck_assert_int_eq(dataplane_sync(dp, e), 0);
+	ck_assert_uint_eq(stats(dp).commits, 1);
 	dataplane_free(dp);
 	/* adoption of the big table: empty diff */
 	dp = dp_new(&CFG);
@@ -510,6 +667,7 @@ int main(void)
 	tcase_add_test(tc, test_cleanup);
 	tcase_add_test(tc, test_reject_mode);
 	tcase_add_test(tc, test_kernel_error_names_policy);
+	tcase_add_test(tc, test_records_audit_failclosed);
 	tcase_add_test(tc, test_big_sync);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -160,6 +160,16 @@ START_TEST(test_intervals)
 	ck_assert_int_eq(n, 1);
 	check_ival(&out[0], "fd01::", "fdff::");
 	ck_assert_int_eq(plan_rule_intervals(&r, AF_INET6, out, 0), -E2BIG);
+
+	/* ::/0 except fd00::/8: the full 128-bit span */
+	const char *ex7[] = {"fd00::/8"};
+	free(peers[0].except);
+	peers[0] = block("::/0", ex7, 1);
+	r.n_peers = 1;
+	n = plan_rule_intervals(&r, AF_INET6, out, 16);
+	ck_assert_int_eq(n, 2);
+	check_ival(&out[0], "::", "fd00::");
+	check_ival(&out[1], "fe00::", NULL);
 	for (int i = 0; i < 4; i++)
 		free(peers[i].except);
 }

@@ -7,24 +7,36 @@
 # awaited with POST /v1/sync, never with sleep. Source this file, then call tl_init NAME.
 #
 #   tl_init NAME              checks (root, tools, binaries; exit 77 when namespaces can't be
-#                             made), sources lib.sh, makes $TL_TMP, sets the EXIT trap
+#                             made), makes $TL_TMP ($TL_M: the manifest folder), EXIT trap
 #   tl_world                  world_create world.json + the base manifests in $TL_M
-#   tl_start NODE [ARGS...]   start netpold in NODE's namespace (log $TL_TMP/NODE.log)
+#   tl_start NODE [ARGS...]   start netpold in NODE's namespace (log $TL_TMP/NODE.log,
+#                             socket TL_SOCK[NODE], PID TL_PID[NODE])
 #   tl_stop NODE              SIGTERM, expects exit 0;   tl_kill9 NODE: SIGKILL
 #   tl_sync [NODE...]         POST /v1/sync (default both nodes); status left in TL_ST[NODE]
-#   tl_status NODE            GET /v1/status on stdout
-#   tl_put FILE < JSON        write a manifest into $TL_M atomically (rename)
+#   tl_status NODE            GET /v1/status on stdout;  tl_api NODE CURL_ARGS...: any request
+#   tl_wait_status NODE EXPR MS   poll the status until the jq EXPR holds, with a deadline
+#   tl_put FILE < TEXT        write a manifest into $TL_M atomically (rename)
 #   tl_world_manifests DIR    the dual-stack world, one file per object
-#   tl_probe_expect ...       probe lines with expectations; counts mismatches
-#   fail MSG / pass MSG
+#   tl_case_manifests C N [F] / tl_case_label C N I   a conformance step's objects / label op
+#   tl_case_probes C N [F..]  a step's expectations as tl_probe_expect input
+#   tl_probe_expect [OPTS]    probe lines with expectations: TL_MISMATCH, TL_PROBED
+#   tl_table_text NODE        the table, canonical (no handles, sorted) for comparisons
+#   tl_monitor_start/stop NODE    what was committed in between, from nft monitor
+#   tl_now, tl_ms T0          milliseconds;  fail MSG / pass MSG;  TL_AT_EXIT+=(CMD)
+#
+# tests/world/test_faults.sh, test_soak.sh and test_bad_input.sh use this file too.
 
 TL_SRC=${NETPOLD_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 TL_BUILD=${NETPOLD_BUILD_DIR:-$TL_SRC/build}
 TL_TABLE=${TL_TABLE:-netpold}
 declare -A TL_PID=() TL_SOCK=() TL_ST=()
-TL_NAME=test
+TL_NAME="test"
 TL_TMP=
-TL_FAILS=0
+# lib.sh is sourced here, at top level: its 'declare -A' tables would be local to a function.
+WORLD_PREFIX=${WORLD_PREFIX:-np$$t}
+WORLD_TOOLS=$TL_BUILD
+# shellcheck source=tests/world/lib.sh
+source "$TL_SRC/tests/world/lib.sh"
 
 tl_log() { echo "$TL_NAME: $*" >&2; }
 
@@ -46,11 +58,20 @@ pass() { echo "ok: $*"; }
 tl_now() { echo $(($(date +%s%N) / 1000000)); }
 tl_ms() { echo $(($(tl_now) - $1)); }
 
+# Commands (strings) a test adds to run first at exit, e.g. stopping its own helpers.
+TL_AT_EXIT=()
+
 tl_cleanup() {
-	local n
+	local n h
 	trap - EXIT
+	for h in "${TL_AT_EXIT[@]}"; do
+		eval "$h"
+	done
 	for n in "${!TL_PID[@]}"; do
 		_tl_stop_pid "$n" TERM
+	done
+	for n in "${!TL_MON_PID[@]}"; do
+		kill "${TL_MON_PID[$n]}" 2>/dev/null
 	done
 	if declare -F world_destroy >/dev/null; then
 		world_destroy || echo "$TL_NAME: world_destroy reported leftovers" >&2
@@ -78,10 +99,6 @@ tl_init() {
 			exit 1
 		}
 	done
-	WORLD_PREFIX=${WORLD_PREFIX:-np$$t}
-	WORLD_TOOLS=$TL_BUILD
-	# shellcheck source=tests/world/lib.sh
-	source "$TL_SRC/tests/world/lib.sh"
 	if ! ip netns add "$WORLD_PREFIX-chk" 2>/dev/null; then
 		echo "SKIP: $TL_NAME: cannot create network namespaces"
 		exit 77
@@ -111,7 +128,7 @@ tl_world_manifests() {
 	"$TL_BUILD/conformance_render" world --family "$fam" |
 		jq -c '.items[] | [(if .kind == "Namespace" then "00" else "01" end) + "-" + .kind
 			+ "-" + ([.metadata.namespace, .metadata.name] | map(select(.)) | join("-"))
-			+ ".json", .] | @tsv' -r |
+			+ ".json", tojson] | @tsv' -r |
 		while IFS=$'\t' read -r name obj; do
 			printf '%s\n' "$obj" >"$dir/.tmp.$name" && mv -f "$dir/.tmp.$name" "$dir/$name"
 		done
@@ -132,6 +149,7 @@ _tl_api() {
 	curl -sS --max-time 40 --unix-socket "${TL_SOCK[$node]}" "$@"
 }
 
+tl_api() { _tl_api "$@"; }
 tl_status() { _tl_api "$1" http://localhost/v1/status; }
 
 # tl_start NODE [extra netpold args]: start netpold in the node's namespace and wait (startup
@@ -216,7 +234,7 @@ tl_sync() {
 # tl_ruleset NODE: our table as JSON.
 tl_ruleset() { node_exec "$1" nft -j list table inet "$TL_TABLE"; }
 
-# tl_probe_expect [probe options] < lines 'ID FROM TO FAMILY PORT PROTO EXPECT' where EXPECT is
+# tl_probe_expect [probe options] < lines (not at the end of a pipe: it sets variables) 'ID FROM TO FAMILY PORT PROTO EXPECT' where EXPECT is
 # ok, fail, or fail(REASON): runs them all at once through world_probe; prints each mismatch
 # and sets TL_MISMATCH to their number, TL_PROBED to the number of probes.
 tl_probe_expect() {
@@ -225,7 +243,8 @@ tl_probe_expect() {
 	in=$(cat)
 	out=$(awk '{ print $1, $2, $3, $4, $5, $6 }' <<<"$in" | world_probe "$@") ||
 		fail "probe failed to run"
-	TL_PROBED=$(grep -c . <<<"$in")
+	# shellcheck disable=SC2034 # read by the tests
+	TL_PROBED=$(grep -c . <<<"$in" || true)
 	TL_MISMATCH_LINES=$(awk '
 		FNR == NR { want[$1] = $7; next }
 		{
@@ -234,9 +253,109 @@ tl_probe_expect() {
 			else bad = (got != w)
 			if (bad) print $1 " want " w " got " got
 		}' <(echo "$in") <(echo "$out"))
-	TL_MISMATCH=$(grep -c . <<<"$TL_MISMATCH_LINES")
+	TL_MISMATCH=$(grep -c . <<<"$TL_MISMATCH_LINES" || true)
 	if [[ $TL_MISMATCH -gt 0 ]]; then
 		echo "$TL_MISMATCH_LINES" >&2
 	fi
 	return 0
+}
+
+# tl_case_manifests CASE STEP [FAMILY]: conformance_render's objects of a case step, one file
+# each, 20-Kind-ns-name.json, in $TL_MANIFESTS (default $TL_M).
+tl_case_manifests() {
+	local name obj
+
+	"$TL_BUILD/conformance_render" step "$1" "$2" --family "${3:-4}" |
+		jq -r '.items[] | ["20-" + .kind + "-" + .metadata.namespace + "-" + .metadata.name
+			+ ".json", tojson] | @tsv' |
+		while IFS=$'\t' read -r name obj; do
+			printf '%s\n' "$obj" | tl_put "$name"
+		done
+}
+
+# tl_case_label CASE STEP OP: write the object label op OP of the step produces (the world's
+# Pod or Namespace with its new labels) over the world's file for it.
+tl_case_label() {
+	local obj name
+
+	obj=$("$TL_BUILD/conformance_render" label "$1" "$2" "$3" --family dual) || return 1
+	name=$(jq -r '(if .kind == "Namespace" then "00" else "01" end) + "-" + .kind + "-"
+		+ ([.metadata.namespace, .metadata.name] | map(select(.)) | join("-")) + ".json"' \
+		<<<"$obj")
+	printf '%s\n' "$obj" | tl_put "$name"
+}
+
+# tl_case_probes CASE STEP [FAMILY...]: the step's asserted pairs as tl_probe_expect input,
+# 'ID FROM TO_IP FAMILY PORT PROTO ok|fail(timeout)'.
+tl_case_probes() {
+	local c=$1 n=$2 fam
+	shift 2
+	[[ $# -gt 0 ]] || set -- 4 6
+	for fam in "$@"; do
+		"$TL_BUILD/conformance_render" probes "$c" "$n" --family "$fam" |
+			awk -v f="$fam" '{ printf "v%s:%s:%s:%s>%s %s %s %s %s %s %s\n", f, $2, $1, $3,
+				$5, $3, $6, f, $1, tolower($2), ($7 == "allow") ? "ok" : "fail(timeout)" }'
+	done
+}
+
+# tl_table_text NODE: our table as nft lists it, without handles, elements sorted, so that two
+# listings compare equal iff the table has the same content.
+tl_table_text() {
+	node_exec "$1" nft -j list table inet "$TL_TABLE" | jq -S '
+		[.nftables[] | del(.metainfo) | walk(if type == "object" then del(.handle) else . end)
+		 | walk(if type == "object" and has("elem") and (.elem | type) == "array"
+		        then .elem |= sort_by(tojson) else . end)]
+		| sort_by(tojson) | .[]' -c
+}
+
+# tl_wait_status NODE JQ_EXPR DEADLINE_MS: poll GET /v1/status until JQ_EXPR holds (status in
+# TL_ST[NODE]); returns 1 at the deadline. For watching the daemon act on its own (drift).
+tl_wait_status() {
+	local node=$1 expr=$2 deadline=$(($(tl_now) + $3))
+
+	while :; do
+		TL_ST[$node]=$(tl_status "$node") || return 1
+		jq -e "$expr" <<<"${TL_ST[$node]}" >/dev/null && return 0
+		[[ $(tl_now) -lt $deadline ]] || return 1
+		sleep 0.01
+	done
+}
+
+# tl_monitor_start NODE / tl_monitor_stop NODE: record what is committed in the node's
+# namespace in between ('nft monitor' lines, without the generation comments), on stdout of
+# tl_monitor_stop. A marker table added and deleted at both ends and awaited in the monitor's
+# output makes the recording exact: nothing before the start, everything before the stop.
+declare -A TL_MON_PID=()
+_tl_marker() {
+	local node=$1 file=$2 m=tl_mark_$RANDOM deadline
+
+	node_exec "$node" nft add table inet "$m" && node_exec "$node" nft delete table inet "$m" ||
+		return 1
+	deadline=$(($(tl_now) + 5000))
+	until grep -q "^delete table inet $m\$" "$file"; do
+		[[ $(tl_now) -lt $deadline ]] || return 1
+		sleep 0.01
+	done
+	echo "$m"
+}
+tl_monitor_start() {
+	local node=$1 file=$TL_TMP/monitor-$1
+
+	: >"$file"
+	ip netns exec "$(world_node_ns "$node")" nft monitor >>"$file" 2>&1 &
+	TL_MON_PID[$node]=$!
+	TL_MON_MARK[$node]=$(_tl_marker "$node" "$file") || fail "nft monitor in $node not running"
+}
+declare -A TL_MON_MARK=()
+tl_monitor_stop() {
+	local node=$1 file=$TL_TMP/monitor-$1 m2
+
+	m2=$(_tl_marker "$node" "$file") || fail "nft monitor in $node lost"
+	kill "${TL_MON_PID[$node]}" 2>/dev/null
+	wait "${TL_MON_PID[$node]}" 2>/dev/null
+	unset "TL_MON_PID[$node]"
+	awk -v a="${TL_MON_MARK[$node]}" -v b="$m2" '
+		$0 == "delete table inet " a { on = 1; next }
+		$0 == "add table inet " b { on = 0 }
+		on && !/^# new generation/' "$file"
 }

@@ -1,0 +1,371 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck disable=SC2015 # "a && b || c" is meant as written here
+#
+# netpold's Kubernetes source against a real kube-apiserver (tests/e2e/cluster.sh):
+# a missing RBAC permission (clear 403, not ready), the initial state programmed,
+# apply -> committed latency (p50/p99 over 20 applies), a pod label changing set
+# elements, deletions, a ServiceAccount token rotated in its tokenFile, the API
+# server stopped (table kept, degraded) and restarted (410 -> relist, catch-up).
+# netpold runs in the host network namespace with its own table and status
+# socket, removed with --cleanup at the end. Exit 0 pass, 1 fail, 77 skip.
+set -uo pipefail
+
+E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SRC_DIR=${NETPOLD_SOURCE_DIR:-$(cd "$E2E_DIR/../.." && pwd)}
+BUILD_DIR=${NETPOLD_BUILD_DIR:-$SRC_DIR/build}
+NETPOLD=$BUILD_DIR/netpold
+# shellcheck source=cluster.sh
+. "$E2E_DIR/cluster.sh"
+
+pass=0
+fail=0
+ok() { echo "ok - $*"; pass=$((pass + 1)); }
+nok() { echo "not ok - $*"; fail=$((fail + 1)); }
+expect() { if [ "$2" = "$3" ]; then ok "$1"; else nok "$1: got '$2', want '$3'"; fi; }
+finish() {
+	echo "$pass passed, $fail failed"
+	[ "$fail" = 0 ] && exit 0
+	exit 1
+}
+fatal() {
+	nok "$*"
+	finish
+}
+
+[ "$(id -u)" = 0 ] || { echo "SKIP: needs root (nftables)"; exit 77; }
+command -v nft >/dev/null && command -v python3 >/dev/null || { echo "SKIP: needs nft and python3"; exit 77; }
+[ -x "$NETPOLD" ] || fatal "no netpold binary at $NETPOLD (set NETPOLD_BUILD_DIR)"
+
+rc=0
+cluster_bins || rc=$?
+[ $rc = 77 ] && { echo "SKIP: no Go toolchain to build kube-apiserver/kubectl/etcd"; exit 77; }
+[ $rc = 0 ] || fatal "build-cluster.sh failed (rc $rc)"
+
+TABLE=netpold_e2e_$$
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/netpold-e2e-k8s.XXXXXX")
+SOCK=$WORK/netpold.sock
+LOG=$WORK/netpold.log
+NETPOLD_PID=
+
+# shellcheck disable=SC2317 # called from the EXIT trap
+on_exit() {
+	local rc=$?
+	if [ -n "$NETPOLD_PID" ] && kill -0 "$NETPOLD_PID" 2>/dev/null; then
+		kill "$NETPOLD_PID" && wait "$NETPOLD_PID" 2>/dev/null
+	fi
+	if [ "$rc" != 0 ] || [ "$fail" != 0 ]; then
+		echo "--- netpold log (last 60 lines)"
+		tail -n 60 "$LOG" 2>/dev/null
+		cluster_dump_logs 30
+	fi
+	"$NETPOLD" --cleanup --table "$TABLE" >/dev/null 2>&1
+	cluster_stop
+	[ "${NETPOLD_E2E_KEEP:-0}" = 1 ] || rm -rf "$WORK"
+}
+trap on_exit EXIT
+trap 'exit 1' INT TERM
+
+rc=0
+cluster_start "$WORK/cluster" || rc=$?
+[ $rc = 77 ] && { echo "SKIP: openssl or curl missing"; exit 77; }
+[ $rc = 0 ] || fatal "cluster_start"
+ok "cluster up at $CLUSTER_SERVER"
+
+# status FIELD-EXPRESSION: evaluate a python expression over the status object `s`.
+status() {
+	python3 - "$SOCK" "$1" <<-'EOF'
+		import json, socket, sys
+		c = socket.socket(socket.AF_UNIX); c.settimeout(5); c.connect(sys.argv[1])
+		c.sendall(b"GET /v1/status HTTP/1.0\r\nHost: x\r\n\r\n")
+		data = b""
+		while True:
+		    b = c.recv(65536)
+		    if not b: break
+		    data += b
+		s = json.loads(data.split(b"\r\n\r\n", 1)[1])
+		print(eval(sys.argv[2]))
+	EOF
+}
+
+# wait_for SECONDS PYTHON-CONDITION: poll the status until the condition holds.
+wait_for() {
+	python3 - "$SOCK" "$1" "$2" <<-'EOF'
+		import json, socket, sys, time
+		def get():
+		    c = socket.socket(socket.AF_UNIX); c.settimeout(5); c.connect(sys.argv[1])
+		    c.sendall(b"GET /v1/status HTTP/1.0\r\nHost: x\r\n\r\n")
+		    data = b""
+		    while True:
+		        b = c.recv(65536)
+		        if not b: break
+		        data += b
+		    c.close()
+		    return json.loads(data.split(b"\r\n\r\n", 1)[1])
+		end = time.time() + float(sys.argv[2])
+		while time.time() < end:
+		    try:
+		        s = get()
+		        if eval(sys.argv[3]): sys.exit(0)
+		    except (OSError, ValueError, IndexError):
+		        pass
+		    time.sleep(0.01)
+		sys.exit(1)
+	EOF
+}
+
+# (not a pipe into grep -q: with pipefail, nft's SIGPIPE would read as "absent")
+nft_has() {
+	local out
+	out=$(nft list table inet "$TABLE" 2>/dev/null) && grep -q -- "$1" <<<"$out"
+}
+wait_nft() { # wait_nft SECONDS PATTERN [absent]
+	local i
+	for i in $(seq 1 $(($1 * 20))); do
+		if [ "${3:-}" = absent ]; then nft_has "$2" || return 0; else nft_has "$2" && return 0; fi
+		sleep 0.05
+	done
+	return 1
+}
+programmed='s["ready"] and s["programmed_generation"] == s["input_generation"]'
+
+# --- RBAC without services, and a ServiceAccount whose token netpold reads from a file
+kubectl apply -f - >/dev/null <<'EOF' || fatal "apply RBAC"
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: netpold}
+rules:
+- apiGroups: [""]
+  resources: [pods, namespaces]
+  verbs: [get, list, watch]
+- apiGroups: [networking.k8s.io]
+  resources: [networkpolicies]
+  verbs: [get, list, watch]
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: netpold, namespace: kube-system}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: netpold}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: netpold}
+subjects:
+- {kind: ServiceAccount, name: netpold, namespace: kube-system}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: token-1, namespace: kube-system}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: token-2, namespace: kube-system}
+EOF
+# tokens bound to a Secret die with it: that is how the old one is revoked below
+new_token() {
+	kubectl -n kube-system create token netpold --duration=1h --bound-object-kind=Secret \
+		--bound-object-name="$1"
+}
+new_token token-1 >"$WORK/token" || fatal "kubectl create token"
+KCFG=$WORK/netpold-sa.kubeconfig
+cat >"$KCFG" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: e2e
+  cluster:
+    server: $CLUSTER_SERVER
+    certificate-authority: cluster/pki/ca.crt
+users:
+- name: sa
+  user:
+    tokenFile: token
+contexts:
+- name: sa@e2e
+  context: {cluster: e2e, user: sa}
+current-context: sa@e2e
+EOF
+
+# --- objects: two namespaces, a local pod, a remote client pod, a policy, a service
+kubectl create namespace demo >/dev/null && kubectl create namespace other >/dev/null || fatal "namespaces"
+kubectl apply -f - >/dev/null <<'EOF' || fatal "pods"
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: demo, labels: {app: web}}
+spec:
+  nodeName: node-1
+  containers: [{name: c, image: pause, ports: [{name: http, containerPort: 8080}]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client, namespace: other, labels: {app: client}}
+spec:
+  nodeName: node-2
+  containers: [{name: c, image: pause}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: demo}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: http}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-from-clients, namespace: demo}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  ingress:
+  - from:
+    - namespaceSelector: {}
+      podSelector: {matchLabels: {role: client}}
+    ports: [{port: http}]
+EOF
+setip() {
+	kubectl -n "$1" patch pod "$2" --subresource=status --type=merge \
+		-p "{\"status\":{\"phase\":\"Running\",\"podIP\":\"$3\",\"podIPs\":[{\"ip\":\"$3\"}]}}" >/dev/null
+}
+setip demo web 10.244.1.5 && setip other client 10.244.2.7 || fatal "pod status"
+
+# --- start netpold: services are forbidden, so it must not become ready
+"$NETPOLD" --kubeconfig "$KCFG" --node-name node-1 --table "$TABLE" --status-socket "$SOCK" \
+	--log-level info >"$LOG" 2>&1 &
+NETPOLD_PID=$!
+if wait_for 20 's["degraded"] and "forbidden" in (s["reason"] or "")'; then
+	ok "missing RBAC permission: degraded"
+else
+	nok "missing RBAC permission: no degraded status"
+fi
+reason=$(status 's["reason"]')
+case $reason in
+*"forbidden: cannot list services at the cluster scope (HTTP 403)"*) ok "403 reason in status: $reason" ;;
+*) nok "403 reason in status: $reason" ;;
+esac
+grep -q "kubernetes: services: forbidden: cannot list services at the cluster scope (HTTP 403): services is forbidden" "$LOG" &&
+	ok "403 error in the log" || nok "403 error in the log"
+expect "not ready without the services list" "$(status 's["ready"]')" "False"
+expect "403 logged once" "$(grep -c 'services: forbidden' "$LOG")" "1"
+
+kubectl patch clusterrole netpold --type=json \
+	-p '[{"op":"add","path":"/rules/0/resources/-","value":"services"}]' >/dev/null || nok "patch role"
+if wait_for 45 "$programmed and not s['degraded']"; then ok "ready after RBAC fixed"; else fatal "not ready after RBAC fixed"; fi
+expect "counts (services: demo/web and default/kubernetes)" "$(status '[s["counts"][k] for k in ("pods","local_pods","policies","services")]')" "[2, 1, 1, 2]"
+expect "source synced" "$(status 's["source"]["kind"], s["source"]["synced"]')" "('kubernetes', True)"
+nft_has "10.244.1.5 : jump" && ok "local pod isolated in the table" || nok "local pod not in the table"
+nft_has "10.244.2.7" && nok "client in a set before its label" || ok "client not a member before its label"
+
+# --- a pod label changes set elements
+kubectl -n other label pod client role=client >/dev/null || nok "label"
+if wait_nft 10 "10.244.2.7"; then ok "label: client joins the rule's set"; else nok "label: client not in the set"; fi
+kubectl -n other label pod client role- >/dev/null || nok "unlabel"
+if wait_nft 10 "10.244.2.7" absent; then ok "unlabel: client leaves the set"; else nok "unlabel: client still in the set"; fi
+
+# --- apply -> committed latency. Policies are created with one HTTPS POST (kubectl's own
+# start-up would dominate); a poller records when the status shows each one programmed.
+poller() {
+	python3 - "$SOCK" "$1" <<-'EOF'
+		import json, socket, sys, time
+		def get():
+		    c = socket.socket(socket.AF_UNIX); c.settimeout(5); c.connect(sys.argv[1])
+		    c.sendall(b"GET /v1/status HTTP/1.0\r\nHost: x\r\n\r\n")
+		    data = b""
+		    while True:
+		        b = c.recv(65536)
+		        if not b: break
+		        data += b
+		    c.close()
+		    return json.loads(data.split(b"\r\n\r\n", 1)[1])
+		last = None
+		with open(sys.argv[2], "w") as out:
+		    while True:
+		        try:
+		            s = get()
+		        except (OSError, ValueError, IndexError):
+		            break
+		        k = (s["counts"]["policies"], s["programmed_generation"] == s["input_generation"])
+		        if k != last:
+		            out.write("%d %d %d\n" % (time.time_ns() // 1000, k[0], k[1])); out.flush()
+		            last = k
+		        time.sleep(0.001)
+	EOF
+}
+lat=$WORK/latency
+: >"$lat"
+base=$(status 's["counts"]["policies"]')
+poller "$WORK/poll" &
+POLLER=$!
+sleep 0.3
+for i in $(seq 1 20); do
+	body="{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"NetworkPolicy\",\"metadata\":{\"name\":\"p$i\"},"
+	body+="\"spec\":{\"podSelector\":{\"matchLabels\":{\"app\":\"web\"}},"
+	body+="\"ingress\":[{\"from\":[{\"ipBlock\":{\"cidr\":\"192.0.2.$i/32\"}}]}]}}"
+	t0=$(date +%s%6N)
+	code=$(curl -sS -o /dev/null -w '%{http_code}' --cacert "$CLUSTER_CA" \
+		-H "Authorization: Bearer $CLUSTER_ADMIN_TOKEN" -H 'Content-Type: application/json' \
+		-X POST "$CLUSTER_SERVER/apis/networking.k8s.io/v1/namespaces/demo/networkpolicies" -d "$body")
+	t1=$(date +%s%6N)
+	[ "$code" = 201 ] || nok "create p$i: HTTP $code"
+	echo "$i $t0 $t1" >>"$lat"
+	wait_for 10 "s['counts']['policies'] == $((base + i)) and $programmed" || nok "p$i not programmed within 10 s"
+	sleep 0.2
+done
+kill "$POLLER" 2>/dev/null
+wait "$POLLER" 2>/dev/null
+python3 - "$lat" "$WORK/poll" "$base" <<'EOF' || nok "latency figures"
+import sys
+reqs = [tuple(int(x) for x in l.split()) for l in open(sys.argv[1]) if l.strip()]
+polls = [tuple(int(x) for x in l.split()) for l in open(sys.argv[2]) if l.strip()]
+base = int(sys.argv[3])
+sent, acked = [], []
+for i, t0, t1 in reqs:
+    t = next(p[0] for p in polls if p[1] >= base + i and p[2] == 1)
+    sent.append((t - t0) / 1000); acked.append((t - t1) / 1000)
+def pct(v, p):
+    v = sorted(v); return v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))]
+print(f"# apply->committed over {len(sent)} creates: from the POST p50 {pct(sent,50):.1f} ms, "
+      f"p99 {pct(sent,99):.1f} ms; from the API server's 201 p50 {pct(acked,50):.1f} ms, "
+      f"p99 {pct(acked,99):.1f} ms (status polled every ~2 ms)")
+sys.exit(0 if len(sent) == 20 else 1)
+EOF
+nft_has "192.0.2.20" && ok "20 policies programmed" || nok "policy p20 not in the table"
+
+# --- delete
+kubectl -n demo delete networkpolicy p20 >/dev/null || nok "delete p20"
+if wait_nft 10 "192.0.2.20" absent; then ok "delete: policy gone from the table"; else nok "delete: policy still in the table"; fi
+kubectl -n other delete pod client --grace-period=0 --force >/dev/null 2>&1
+if wait_for 10 "s['counts']['pods'] == 1"; then ok "delete: pod gone"; else nok "delete: pod count"; fi
+
+# --- token rotation: the file gets a new token, the old one is revoked
+new_token token-2 >"$WORK/token.new" && mv -f "$WORK/token.new" "$WORK/token" || nok "rotate token"
+kubectl -n kube-system delete secret token-1 >/dev/null || nok "revoke the old token"
+
+# --- API server down: the table stays, netpold says it is degraded
+elements_before=$(status 's["counts"]["set_elements"]')
+apiserver_stop
+if wait_for 30 's["degraded"]'; then ok "apiserver down: degraded"; else nok "apiserver down: not degraded"; fi
+echo "# degraded reason: $(status 's["reason"]')"
+nft_has "10.244.1.5 : jump" && ok "apiserver down: table kept" || nok "apiserver down: table lost"
+expect "apiserver down: elements kept" "$(status 's["counts"]["set_elements"]')" "$elements_before"
+expect "apiserver down: still ready" "$(status 's["ready"]')" "True"
+apiserver_start || fatal "apiserver_start"
+# changes right after it is back
+kubectl -n demo delete networkpolicy p19 >/dev/null || nok "delete p19 after restart"
+kubectl -n demo label pod web extra=yes >/dev/null || nok "label after restart"
+if wait_for 60 "not s['degraded'] and s['counts']['policies'] == 19 and $programmed"; then
+	ok "apiserver back: caught up"
+else
+	nok "apiserver back: not caught up ($(status 's["reason"], s["counts"]'))"
+fi
+wait_nft 10 "192.0.2.19" absent && ok "apiserver back: p19 removed" || nok "apiserver back: p19 still there"
+grep -q "watch expired (410)" "$LOG" && ok "410 after the restart: relisted" || echo "# no 410 seen (watch cache kept the RV)"
+grep -q "token file $WORK/token changed" "$LOG" && ok "rotated token read" || nok "rotated token not read"
+if grep -q "HTTP 401" "$LOG"; then echo "# the revoked token was refused once (401), then the file re-read"; fi
+
+# --- the end: netpold stops, the table stays until --cleanup
+kill "$NETPOLD_PID" && wait "$NETPOLD_PID"
+expect "clean exit" "$?" "0"
+NETPOLD_PID=
+nft_has "10.244.1.5" && ok "table left in place at exit" || nok "table gone at exit"
+"$NETPOLD" --cleanup --table "$TABLE" >/dev/null 2>&1
+nft list table inet "$TABLE" >/dev/null 2>&1 && nok "--cleanup left the table" || ok "--cleanup"
+finish

@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Audit mode with real packets: a policy annotated netpold.io/mode: audit that alone isolates a
+# pod lets its traffic through and records it as audit ("would be denied"); where an enforcing
+# policy isolates the pod, the audit policy changes nothing (it neither opens nor denies);
+# switching the annotation to enforce denies the traffic. Exits 77 only when namespaces cannot
+# be made.
+set -uo pipefail
+
+src=${NETPOLD_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+build=${NETPOLD_BUILD_DIR:-$src/build}
+NAME=test_audit
+
+[[ $(id -u) -eq 0 ]] || { echo "SKIP: $NAME needs root"; exit 77; }
+for t in ip nft curl python3; do
+	command -v "$t" >/dev/null || { echo "FAIL: $NAME: $t missing" >&2; exit 1; }
+done
+for t in netpold probe podserver; do
+	[[ -x $build/$t ]] || { echo "FAIL: $NAME: no $build/$t (build first)" >&2; exit 1; }
+done
+WORLD_PREFIX=${WORLD_PREFIX:-np$$a}
+WORLD_TOOLS=$build
+if ! ip netns add "$WORLD_PREFIX-chk" 2>/dev/null; then
+	echo "SKIP: $NAME: cannot create network namespaces"
+	exit 77
+fi
+ip netns del "$WORLD_PREFIX-chk"
+source "$src/tests/world/lib.sh"
+
+TMP=$(mktemp -d "/tmp/$WORLD_PREFIX.XXXXXX")
+M=$TMP/manifests
+S=$TMP/run/netpold.sock
+LOG=$TMP/netpold.log
+PID=
+EVPID=
+mkdir -p "$M"
+
+stop_netpold() {
+	[[ -n $PID ]] || return 0
+	kill -TERM "$PID" 2>/dev/null
+	for _ in $(seq 200); do kill -0 "$PID" 2>/dev/null || break; sleep 0.02; done
+	kill -KILL "$PID" 2>/dev/null
+	wait "$PID" 2>/dev/null
+	PID=
+}
+cleanup() {
+	[[ -n $EVPID ]] && kill "$EVPID" 2>/dev/null
+	stop_netpold
+	world_destroy >/dev/null 2>&1
+	rm -rf -- "$TMP"
+}
+trap cleanup EXIT
+fail() {
+	echo "FAIL: $NAME: $*" >&2
+	echo "--- netpold log (last 40 lines)" >&2
+	tail -n 40 "$LOG" >&2 2>/dev/null
+	exit 1
+}
+pass() { echo "ok: $*"; }
+
+api() { curl -sS --max-time 20 --unix-socket "$S" "$@"; }
+sync_now() {
+	local code
+	code=$(api -o /dev/null -w '%{http_code}' -X POST http://localhost/v1/sync) || fail "POST /v1/sync"
+	[[ $code == 200 ]] || fail "POST /v1/sync answered $code"
+}
+start_netpold() {
+	local ns
+	ns=$(world_node_ns node-1)
+	: >"$TMP/netpold.conf"
+	ip netns exec "$ns" "$build/netpold" --config "$TMP/netpold.conf" --manifests "$M" \
+		--node-name node-1 --status-socket "$S" "$@" >>"$LOG" 2>&1 &
+	PID=$!
+	for _ in $(seq 500); do
+		kill -0 "$PID" 2>/dev/null || fail "netpold exited at start"
+		[[ -S $S ]] && api -f http://localhost/healthz >/dev/null 2>&1 && return 0
+		sleep 0.01
+	done
+	fail "status socket never answered"
+}
+# count_records PATTERN: deny lines in the log matching PATTERN
+count_records() { grep -c "deny {.*$1" "$LOG"; }
+wait_record() {
+	for _ in $(seq 100); do
+		[[ $(count_records "$1") -gt 0 ]] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+world_create - <<-'W' || fail "world_create"
+	x/a node-1 10.244.1.10 fd00:10:244:1::10
+	y/b node-1 10.244.1.11 fd00:10:244:1::11
+	y/c node-1 10.244.1.12 fd00:10:244:1::12
+W
+
+cat >"$M/00-ns.yaml" <<-'Y'
+	apiVersion: v1
+	kind: Namespace
+	metadata: {name: x}
+	---
+	apiVersion: v1
+	kind: Namespace
+	metadata: {name: y}
+Y
+pod() { # pod NS NAME NODE IP4 IP6
+	cat <<-Y
+	---
+	apiVersion: v1
+	kind: Pod
+	metadata: {name: $2, namespace: $1, labels: {app: $2}}
+	spec: {nodeName: $3, containers: [{name: c, image: i}]}
+	status: {phase: Running, podIPs: [{ip: $4}, {ip: '$5'}]}
+	Y
+}
+{
+	pod x a node-1 10.244.1.10 fd00:10:244:1::10
+	pod y b node-1 10.244.1.11 fd00:10:244:1::11
+	pod y c node-1 10.244.1.12 fd00:10:244:1::12
+} >"$M/10-pods.yaml"
+watch() { # watch MODE: y/watch isolates y/b for ingress (nothing allowed)
+	cat >"$M/.20-watch.yaml" <<-Y
+	apiVersion: networking.k8s.io/v1
+	kind: NetworkPolicy
+	metadata: {name: watch, namespace: y, annotations: {netpold.io/mode: $1}}
+	spec: {podSelector: {matchLabels: {app: b}}, policyTypes: [Ingress]}
+	Y
+	mv -f "$M/.20-watch.yaml" "$M/20-watch.yaml"
+}
+watch audit
+# y/c: isolated by an enforcing policy (port 80 open) and watched by an audit deny-all
+cat >"$M/30-c.yaml" <<-'Y'
+	apiVersion: networking.k8s.io/v1
+	kind: NetworkPolicy
+	metadata: {name: allow-80, namespace: y}
+	spec:
+	  podSelector: {matchLabels: {app: c}}
+	  ingress: [{ports: [{port: 80}]}]
+	---
+	apiVersion: networking.k8s.io/v1
+	kind: NetworkPolicy
+	metadata: {name: watch-c, namespace: y, annotations: {netpold.io/mode: audit}}
+	spec: {podSelector: {matchLabels: {app: c}}, policyTypes: [Ingress]}
+Y
+
+start_netpold
+sync_now
+node=$(world_node_ns node-1)
+rules=$(ip netns exec "$node" nft list chain inet netpold in_y_b) || fail "no audit chain in_y_b"
+grep -q 'prefix "np:ia:y/b"' <<<"$rules" || fail "no audit log rule: $rules"
+grep -q 'drop' <<<"$rules" && fail "an audit chain drops: $rules"
+pass "audit chain in_y_b: log prefix np:ia:y/b, then return"
+
+out=$(printf '%s\n' "a1 x/a y/b 4 80 tcp" "a2 x/a y/b 6 81 udp" | world_probe --timeout 1000 --tries 3)
+[[ $out == $'a1 ok\na2 ok' ]] || fail "audit must not deny: $out"
+wait_record '"src":"x/a","dst":"y/b","proto":"TCP","port":80,"policies":\["y/watch"\],"audit":true' ||
+	fail "no audit record for x/a -> y/b:80"
+wait_record '"proto":"UDP","port":81,"policies":\["y/watch"\],"audit":true' || fail "no IPv6 UDP audit record"
+pass "audit: traffic passes and is recorded: $(grep -m1 'deny {.*"audit":true' "$LOG" | sed 's/.*deny //')"
+
+# y/c: the enforcing policy decides alone
+out=$(printf '%s\n' "c1 x/a y/c 4 80 tcp" "c2 x/a y/c 4 81 tcp" | world_probe --timeout 500 --tries 1)
+[[ $out == $'c1 ok\nc2 fail('* ]] || fail "y/c must follow allow-80 only: $out"
+wait_record '"dst":"y/c","proto":"TCP","port":81,"policies":\["y/allow-80"\],"audit":false' ||
+	fail "no deny record naming y/allow-80 alone"
+[[ $(count_records '"dst":"y/c".*"audit":true') -eq 0 ]] || fail "an audit record for y/c"
+pass "enforced y/c: port 80 allowed, 81 denied by y/allow-80, no audit record"
+
+# switch to enforce: denied
+watch enforce
+sync_now
+out=$(echo "e1 x/a y/b 4 80 tcp" | world_probe --timeout 500 --tries 1)
+[[ $out == "e1 fail("* ]] || fail "enforce must deny: $out"
+wait_record '"dst":"y/b","proto":"TCP","port":80,"policies":\["y/watch"\],"audit":false' ||
+	fail "no deny record after switching to enforce"
+pass "enforce: x/a -> y/b denied and recorded as deny"
+# and back
+watch audit
+sync_now
+out=$(echo "b1 x/a y/b 4 80 tcp" | world_probe --timeout 1000 --tries 3)
+[[ $out == "b1 ok" ]] || fail "back to audit must allow: $out"
+pass "back to audit: allowed again"
+grep -q 'ERROR\|error:' "$LOG" && fail "errors in the log"
+exit 0

@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Fail-closed mode with real packets: with --fail-closed-cidr set to node-1's pod ranges, a pod
+# whose address is in the range but not yet in the manifests is rejected both ways; known
+# pods that no policy isolates pass; once the pod is added (POST /v1/sync) its traffic follows
+# its policies. Exits 77 only when namespaces cannot be made.
+set -uo pipefail
+
+src=${NETPOLD_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+build=${NETPOLD_BUILD_DIR:-$src/build}
+NAME=test_fail_closed
+
+[[ $(id -u) -eq 0 ]] || { echo "SKIP: $NAME needs root"; exit 77; }
+for t in ip nft curl python3; do
+	command -v "$t" >/dev/null || { echo "FAIL: $NAME: $t missing" >&2; exit 1; }
+done
+for t in netpold probe podserver; do
+	[[ -x $build/$t ]] || { echo "FAIL: $NAME: no $build/$t (build first)" >&2; exit 1; }
+done
+WORLD_PREFIX=${WORLD_PREFIX:-np$$f}
+WORLD_TOOLS=$build
+if ! ip netns add "$WORLD_PREFIX-chk" 2>/dev/null; then
+	echo "SKIP: $NAME: cannot create network namespaces"
+	exit 77
+fi
+ip netns del "$WORLD_PREFIX-chk"
+source "$src/tests/world/lib.sh"
+
+TMP=$(mktemp -d "/tmp/$WORLD_PREFIX.XXXXXX")
+M=$TMP/manifests
+S=$TMP/run/netpold.sock
+LOG=$TMP/netpold.log
+PID=
+EVPID=
+mkdir -p "$M"
+
+stop_netpold() {
+	[[ -n $PID ]] || return 0
+	kill -TERM "$PID" 2>/dev/null
+	for _ in $(seq 200); do kill -0 "$PID" 2>/dev/null || break; sleep 0.02; done
+	kill -KILL "$PID" 2>/dev/null
+	wait "$PID" 2>/dev/null
+	PID=
+}
+cleanup() {
+	[[ -n $EVPID ]] && kill "$EVPID" 2>/dev/null
+	stop_netpold
+	world_destroy >/dev/null 2>&1
+	rm -rf -- "$TMP"
+}
+trap cleanup EXIT
+fail() {
+	echo "FAIL: $NAME: $*" >&2
+	echo "--- netpold log (last 40 lines)" >&2
+	tail -n 40 "$LOG" >&2 2>/dev/null
+	exit 1
+}
+pass() { echo "ok: $*"; }
+
+api() { curl -sS --max-time 20 --unix-socket "$S" "$@"; }
+sync_now() {
+	local code
+	code=$(api -o /dev/null -w '%{http_code}' -X POST http://localhost/v1/sync) || fail "POST /v1/sync"
+	[[ $code == 200 ]] || fail "POST /v1/sync answered $code"
+}
+start_netpold() {
+	local ns
+	ns=$(world_node_ns node-1)
+	: >"$TMP/netpold.conf"
+	ip netns exec "$ns" "$build/netpold" --config "$TMP/netpold.conf" --manifests "$M" \
+		--node-name node-1 --status-socket "$S" "$@" >>"$LOG" 2>&1 &
+	PID=$!
+	for _ in $(seq 500); do
+		kill -0 "$PID" 2>/dev/null || fail "netpold exited at start"
+		[[ -S $S ]] && api -f http://localhost/healthz >/dev/null 2>&1 && return 0
+		sleep 0.01
+	done
+	fail "status socket never answered"
+}
+# count_records PATTERN: deny lines in the log matching PATTERN
+count_records() { grep -c "deny {.*$1" "$LOG"; }
+wait_record() {
+	for _ in $(seq 100); do
+		[[ $(count_records "$1") -gt 0 ]] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+world_create - <<-'W' || fail "world_create"
+	x/a node-1 10.244.1.10 fd00:10:244:1::10
+	y/b node-1 10.244.1.11 fd00:10:244:1::11
+	y/new node-1 10.244.1.12 fd00:10:244:1::12
+	z/r node-2 10.244.2.20 fd00:10:244:2::20
+W
+
+cat >"$M/00-ns.yaml" <<-'Y'
+	apiVersion: v1
+	kind: Namespace
+	metadata: {name: x}
+	---
+	apiVersion: v1
+	kind: Namespace
+	metadata: {name: y}
+	---
+	apiVersion: v1
+	kind: Namespace
+	metadata: {name: z}
+Y
+pod() { # pod NS NAME NODE IP4 IP6
+	cat <<-Y
+	---
+	apiVersion: v1
+	kind: Pod
+	metadata: {name: $2, namespace: $1, labels: {app: $2}}
+	spec: {nodeName: $3, containers: [{name: c, image: i}]}
+	status: {phase: Running, podIPs: [{ip: $4}, {ip: '$5'}]}
+	Y
+}
+{
+	pod x a node-1 10.244.1.10 fd00:10:244:1::10
+	pod y b node-1 10.244.1.11 fd00:10:244:1::11
+	pod z r node-2 10.244.2.20 fd00:10:244:2::20
+} >"$M/10-pods.yaml"
+
+start_netpold --fail-closed-cidr 10.244.1.0/24 --fail-closed-cidr fd00:10:244:1::/64
+sync_now
+node=$(world_node_ns node-1)
+ip netns exec "$node" nft list chain inet netpold forward | grep -q 'ip saddr @fc_range4 ip saddr != @fc_known4 reject' ||
+	fail "no fail-closed rule in forward: $(ip netns exec "$node" nft list chain inet netpold forward)"
+
+out=$(printf '%s\n' "k1 x/a y/b 4 80 tcp" "k2 y/b x/a 6 80 udp" "k3 z/r x/a 4 80 tcp" "k4 x/a z/r 6 80 tcp" |
+	world_probe --timeout 1000 --tries 3)
+[[ $out == $'k1 ok\nk2 ok\nk3 ok\nk4 ok' ]] || fail "known, non-isolated pods must pass: $out"
+pass "known pods (local and remote) pass"
+
+out=$(printf '%s\n' "u1 y/new x/a 4 80 tcp" "u2 x/a y/new 4 80 tcp" "u3 y/new x/a 6 80 udp" \
+	"u4 z/r y/new 4 80 tcp" "u5 x/a y/new 6 80 tcp" | world_probe --timeout 500 --tries 1)
+for id in u1 u2 u3 u4 u5; do
+	[[ -n ${NETPOLD_DEBUG_FC:-} ]] && break
+	grep -q "^$id fail(unreachable)" <<<"$out" || fail "unknown pod y/new must be rejected ($id): $out"
+done
+pass "unknown address in the range rejected both ways, v4 and v6 (admin-prohibited)"
+if [[ -n ${NETPOLD_DEBUG_FC:-} ]]; then
+	ip netns exec "$(world_pod_ns x/a)" timeout 3 tcpdump -ni eth0 -c 5 icmp6 2>&1 &
+	sleep 0.5
+	echo "u5 x/a y/new 6 80 tcp" | world_probe --timeout 1000 --tries 1
+	echo "u6 x/a y/new 6 80 udp" | world_probe --timeout 1000 --tries 1
+	ip netns exec "$node" nft list ruleset | grep -n "counter\|fc_" | head
+	ip netns exec "$node" ip -6 route
+	wait
+fi
+
+# the pod arrives, with a policy: ingress only from x/a on port 80
+t0=$(date +%s%N)
+pod y new node-1 10.244.1.12 fd00:10:244:1::12 >"$M/.20-new.yaml"
+cat >>"$M/.20-new.yaml" <<-'Y'
+	---
+	apiVersion: networking.k8s.io/v1
+	kind: NetworkPolicy
+	metadata: {name: new-from-a, namespace: y}
+	spec:
+	  podSelector: {matchLabels: {app: new}}
+	  ingress: [{from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: x}}}], ports: [{port: 80}]}]
+Y
+mv -f "$M/.20-new.yaml" "$M/20-new.yaml"
+sync_now
+ms=$((($(date +%s%N) - t0) / 1000000))
+out=$(printf '%s\n' "n1 x/a y/new 4 80 tcp" "n2 x/a y/new 6 80 tcp" "n3 y/new x/a 4 80 tcp" "n4 y/new z/r 6 80 udp" |
+	world_probe --timeout 1000 --tries 3)
+[[ $out == $'n1 ok\nn2 ok\nn3 ok\nn4 ok' ]] || fail "y/new once known must follow its policy: $out"
+out=$(printf '%s\n' "d1 y/b y/new 4 80 tcp" "d2 x/a y/new 4 81 tcp" | world_probe --timeout 500 --tries 1)
+[[ $out == $'d1 fail(timeout)\nd2 fail(timeout)' ]] || fail "y/new's policy must deny (drop): $out"
+pass "after POST /v1/sync (${ms} ms from manifest to programmed) y/new follows new-from-a"
+
+# and when it goes away again, its address is unknown again
+rm -f "$M/20-new.yaml"
+sync_now
+out=$(echo "g1 x/a y/new 4 80 tcp" | world_probe --timeout 500 --tries 1)
+[[ $out == "g1 fail(unreachable)" ]] || fail "a deleted pod's address must be rejected again: $out"
+pass "deleted pod: address rejected again"
+grep -q 'ERROR\|error:' "$LOG" && fail "errors in the log"
+exit 0
