@@ -130,7 +130,8 @@ int ctl_render_status(const char *body, size_t len, bool human, FILE *f, char *e
 		if (r < 0)
 			break;
 		snprintf(line, sizeof(line), "%s (resourceVersion %s, %s objects, %s relists)",
-			 text(v, "state", b2, sizeof(b2)), text(v, "resource_version", b3, sizeof(b3)),
+			 text(v, "state", b2, sizeof(b2)),
+			 text(v, "resource_version", b3, sizeof(b3)),
 			 text(v, "objects", b4, sizeof(b4)), text(v, "relists", b1, sizeof(b1)));
 		r = out_table_addf(t, "  %s:", json_string_value(json_object_get(v, "resource"))
 						       ?: "?");
@@ -178,7 +179,8 @@ int ctl_render_status(const char *body, size_t len, bool human, FILE *f, char *e
 		r = kv(t, "counts:", line);
 	}
 	if (r >= 0) {
-		snprintf(line, sizeof(line), "%s (%s failed)", text(j, "reconciles", b1, sizeof(b1)),
+		snprintf(line, sizeof(line), "%s (%s failed)",
+			 text(j, "reconciles", b1, sizeof(b1)),
 			 text(j, "reconcile_failures", b2, sizeof(b2)));
 		r = kv(t, "reconciles:", line);
 	}
@@ -355,7 +357,8 @@ int ctl_render_pods(const char *body, size_t len, bool human, FILE *f, char *err
 	json_array_foreach(items, i, p) {
 		if (r < 0)
 			break;
-		r = out_table_addf(t, "%s/%s", json_string_value(json_object_get(p, "namespace")) ?: "?",
+		r = out_table_addf(t, "%s/%s",
+				   json_string_value(json_object_get(p, "namespace")) ?: "?",
 				   json_string_value(json_object_get(p, "name")) ?: "?");
 		if (r >= 0)
 			r = out_table_add(t, joined(p, "ips", big, sizeof(big)));

@@ -6,6 +6,10 @@
  * after a failed batch. The netlink work is in nft_io.c / nft_build.c.
  */
 #include <libmnl/libmnl.h>
+#include <libnftnl/common.h>
+#include <libnftnl/rule.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -38,6 +42,9 @@ struct dataplane {
 	struct plan_map fc_records; /* "ns/name" -> struct plan_record: the pod's fc_known elements */
 	dataplane_pod_fn pod_hook;
 	void *pod_hook_ud;
+	/* rule comment -> struct dataplane_counters, summed over chains; read at counters_at */
+	struct plan_map counters;
+	double counters_at;
 };
 
 static double now(void)
@@ -109,6 +116,7 @@ void dataplane_free(struct dataplane *dp)
 	plan_clear(&dp->cur);
 	plan_map_clear(&dp->rules, rule_info_free_v);
 	plan_map_clear(&dp->fc_records, record_free_v);
+	plan_map_clear(&dp->counters, free);
 	free(dp->fc_cidrs);
 	free(dp->table);
 	free(dp->node_name);
@@ -205,6 +213,104 @@ int dataplane_monitor_read(struct dataplane *dp)
 void dataplane_get_stats(const struct dataplane *dp, struct dataplane_stats *ret)
 {
 	*ret = dp->stats;
+}
+
+/* ---- per-rule counters ---- */
+
+struct counters_ctx {
+	const char *table;
+	struct plan_map *map;
+	int err;
+};
+
+static int counter_rule_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct counters_ctx *ctx = data;
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	struct plan_rule pr = {0};
+	struct dataplane_counters *c;
+	const char *table;
+
+	if (!r || nftnl_rule_nlmsg_parse(nlh, r) < 0)
+		goto out;
+	table = nftnl_rule_get_str(r, NFTNL_RULE_TABLE);
+	if (nftnl_rule_get_u32(r, NFTNL_RULE_FAMILY) != NFPROTO_INET || !table ||
+	    strcmp(table, ctx->table) != 0)
+		goto out;
+	/* foreign rules do not parse and are not counted */
+	if (nft_parse_rule(r, &pr) < 0 || !pr.counter || !pr.comment)
+		goto out;
+	c = plan_map_gets(ctx->map, pr.comment);
+	if (!c) {
+		c = calloc(1, sizeof(*c));
+		if (!c || plan_map_puts(ctx->map, pr.comment, c, NULL) < 0) {
+			free(c);
+			ctx->err = -ENOMEM;
+			goto out;
+		}
+	}
+	c->packets += pr.packets;
+	c->bytes += pr.bytes;
+out:
+	free(pr.set);
+	free(pr.nset);
+	free(pr.log_prefix);
+	free(pr.comment);
+	nftnl_rule_free(r);
+	return MNL_CB_OK;
+}
+
+/* One rule dump of our table into dp->counters; at most once per DATAPLANE_COUNTERS_MAX_AGE. */
+static int refresh_counters(struct dataplane *dp)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct counters_ctx ctx = {.table = dp->table, .map = &dp->counters};
+	struct nftnl_rule *q;
+	struct nlmsghdr *nlh;
+	double t = now();
+	int r;
+
+	if (dp->counters_at > 0 && t - dp->counters_at < DATAPLANE_COUNTERS_MAX_AGE)
+		return 0;
+	plan_map_clear(&dp->counters, free);
+	dp->counters_at = 0;
+	q = nftnl_rule_alloc();
+	if (!q)
+		return -ENOMEM;
+	nftnl_rule_set_str(q, NFTNL_RULE_TABLE, dp->table);
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_INET, NLM_F_DUMP, ++dp->sock.seq);
+	nftnl_rule_nlmsg_build_payload(nlh, q);
+	nftnl_rule_free(q);
+	r = nft_talk(&dp->sock, nlh, counter_rule_cb, &ctx);
+	if (r == -ENOENT)
+		r = 0; /* no table yet: no counters */
+	if (r >= 0)
+		r = ctx.err;
+	if (r < 0) {
+		plan_map_clear(&dp->counters, free);
+		return r;
+	}
+	dp->counters_at = t;
+	return 0;
+}
+
+int dataplane_rule_counters(struct dataplane *dp, const char *ns, const char *name,
+			    enum direction dir, unsigned index, struct dataplane_counters *ret)
+{
+	char comment[PLAN_COMMENT_MAX];
+	const struct dataplane_counters *c;
+	int r;
+
+	*ret = (struct dataplane_counters){0};
+	r = refresh_counters(dp);
+	if (r < 0)
+		return r;
+	/* the comment plan_build gives the rule's lines, cut the same way */
+	snprintf(comment, sizeof(comment), "%s/%s %s[%u]", ns, name, direction_name(dir), index);
+	c = plan_map_gets(&dp->counters, comment);
+	if (c)
+		*ret = *c;
+	return 0;
 }
 
 static uint64_t count_elems(const struct plan *p)

@@ -3,8 +3,8 @@
  * The Kubernetes API source. Four list/watch machines (k8s_watch.c) run
  * their requests through k8s_http.c on the loop; watch bodies are framed by
  * k8s_framer.c and decoded into each resource's store, whose queued changes
- * reach the engine only in sync(). This file owns credentials (static
- * token, token file re-read every minute, exec plugin) and all logging.
+ * reach the engine only in sync(). Credentials come from k8s_auth.c; this
+ * file owns the requests' outcome and its logging.
  */
 #include <curl/curl.h>
 #include <jansson.h>
@@ -13,7 +13,7 @@
 
 #include "decode.h"
 #include "k8s.h"
-#include "k8s_exec.h"
+#include "k8s_auth.h"
 #include "k8s_framer.h"
 #include "k8s_http.h"
 #include "kubeconfig.h"
@@ -37,6 +37,8 @@ struct res_ctx {
 	enum k8s_failure stream_failure;
 	char stream_msg[K8S_ERROR_MAX];
 	bool changed;              /* store got changes since the last notify */
+	size_t n_unnamed;          /* rejected objects without a name since the last list */
+	char unnamed_msg[K8S_ERROR_MAX]; /* the last one's message */
 	char logged[K8S_ERROR_MAX]; /* last error logged, to log each one once */
 };
 
@@ -48,20 +50,12 @@ struct k8s_client {
 	struct res_ctx res[K8S_N_RESOURCES];
 	uint64_t rng;
 
-	/* credentials */
-	char *file_token;       /* last token read from cfg.token_file */
-	char token_error[256];  /* why the token file could not be read */
-	uint64_t token_read_at;
-	struct loop_timer *token_timer;
-	struct k8s_exec *exec;
-	struct k8s_exec_credential cred;
-	bool have_cred;
-	char exec_error[K8S_ERROR_MAX];
+	struct k8s_auth auth;
 
 	bool initial_applied; /* sync() gave the engine one complete view */
 	bool all_listed_logged;
 	char reason[K8S_ERROR_MAX + 64];
-	size_t n_list_errors; /* unnamed rejected list items (no key to track) */
+	unsigned changed_kinds; /* 1u << enum obj_kind of what the last sync() handed over */
 };
 
 static void start_request(struct res_ctx *rc);
@@ -137,70 +131,11 @@ static void log_recovered(struct res_ctx *rc, const char *what)
 
 /* ---- credentials ---- */
 
-static int read_token_file(struct k8s_client *c)
-{
-	struct k8s_blob b = {0};
-	int r;
-
-	c->token_read_at = loop_now_usec();
-	r = k8s_read_file(c->cfg.token_file, KUBECONFIG_MAX_FILE_BYTES, &b);
-	if (r >= 0 && k8s_token_normalize(&b) < 0)
-		r = -EINVAL;
-	if (r < 0) {
-		k8s_blob_clear(&b);
-		snprintf(c->token_error, sizeof(c->token_error), "cannot read token file %s: %s",
-			 c->cfg.token_file,
-			 r == -EINVAL ? "empty or not a token" : strerror(-r));
-		/* keep the previous token: a rotation may be writing the file right now */
-		return r;
-	}
-	c->token_error[0] = '\0';
-	if (c->file_token && strcmp(c->file_token, b.data) != 0)
-		log_info("kubernetes: token file %s changed, using the new token", c->cfg.token_file);
-	if (c->file_token)
-		explicit_bzero(c->file_token, strlen(c->file_token));
-	free(c->file_token);
-	c->file_token = b.data;
-	return 0;
-}
-
-static void on_token_timer(struct loop *l, void *ud)
+/* The exec plugin answered: the requests that waited for it start (or back off). */
+static void on_auth_ready(void *ud, int r)
 {
 	struct k8s_client *c = ud;
 
-	(void)read_token_file(c);
-	loop_timer_arm(c->token_timer, K8S_TOKEN_REREAD_USEC);
-}
-
-static bool cred_valid(const struct k8s_client *c)
-{
-	struct timespec ts;
-
-	if (!c->have_cred)
-		return false;
-	if (!c->cred.expiry)
-		return true;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec + K8S_EXEC_EXPIRY_SLACK_SEC < c->cred.expiry;
-}
-
-static void on_exec_done(void *ud, int r, struct k8s_exec_credential *cred, const char *message)
-{
-	struct k8s_client *c = ud;
-
-	k8s_exec_free(c->exec);
-	c->exec = NULL;
-	if (r < 0) {
-		snprintf(c->exec_error, sizeof(c->exec_error), "exec credential plugin %s: %s",
-			 c->cfg.exec.command, message ? message : strerror(-r));
-	} else {
-		k8s_exec_credential_clear(&c->cred);
-		c->cred = *cred;
-		*cred = (struct k8s_exec_credential){0};
-		c->have_cred = true;
-		c->exec_error[0] = '\0';
-		log_debug("kubernetes: exec credential plugin %s answered", c->cfg.exec.command);
-	}
 	for (size_t i = 0; i < K8S_N_RESOURCES; i++) {
 		struct res_ctx *rc = &c->res[i];
 
@@ -208,7 +143,7 @@ static void on_exec_done(void *ud, int r, struct k8s_exec_credential *cred, cons
 			continue;
 		rc->waiting_cred = false;
 		if (r < 0) {
-			uint64_t d = k8s_watch_failed(&rc->w, K8S_FAIL_HTTP, c->exec_error, 0,
+			uint64_t d = k8s_watch_failed(&rc->w, K8S_FAIL_HTTP, c->auth.exec_error, 0,
 						      loop_now_usec(), rnd32(c));
 
 			log_error_once(rc, LOG_WARNING);
@@ -223,41 +158,11 @@ static void on_exec_done(void *ud, int r, struct k8s_exec_credential *cred, cons
 /* 0: credentials at hand; 1: the exec plugin runs, the request waits; < 0: failed. */
 static int ensure_credentials(struct res_ctx *rc)
 {
-	struct k8s_client *c = rc->c;
-	int r;
+	int r = k8s_auth_ensure(&rc->c->auth);
 
-	if (!c->cfg.has_exec || cred_valid(c))
-		return 0;
-	rc->waiting_cred = true;
-	if (c->exec)
-		return 1;
-	r = k8s_exec_run(c->loop, &c->cfg.exec, c->cfg.server, on_exec_done, c, &c->exec);
-	if (r < 0) {
-		rc->waiting_cred = false;
-		snprintf(c->exec_error, sizeof(c->exec_error),
-			 "exec credential plugin %s: cannot run: %s", c->cfg.exec.command,
-			 strerror(-r));
-		return r;
-	}
-	return 1;
-}
-
-/* A 401: the credentials were refused; fetch new ones before the retry. */
-static void credentials_refused(struct k8s_client *c)
-{
-	if (c->cfg.token_file && loop_now_usec() - c->token_read_at > 1000000)
-		(void)read_token_file(c);
-	if (c->cfg.has_exec)
-		c->have_cred = false;
-}
-
-static const char *bearer(const struct k8s_client *c)
-{
-	if (c->cfg.has_exec && c->cred.token)
-		return c->cred.token;
-	if (c->cfg.token)
-		return c->cfg.token;
-	return c->file_token;
+	if (r > 0)
+		rc->waiting_cred = true;
+	return r;
 }
 
 /* ---- responses ---- */
@@ -295,7 +200,7 @@ static void tls_hint(const struct k8s_client *c, int code, char *buf, size_t len
 		break;
 	case CURLE_SSL_CERTPROBLEM:
 	case CURLE_SSL_CONNECT_ERROR:
-		if (c->cfg.cert_file || c->cfg.cert.len || c->have_cred)
+		if (c->cfg.cert_file || c->cfg.cert.len || c->auth.have_cred)
 			snprintf(buf, len, " (client certificate %s, key %s)",
 				 c->cfg.cert_file ? c->cfg.cert_file : "(inline data)",
 				 c->cfg.key_file ? c->cfg.key_file : "(inline data)");
@@ -353,10 +258,10 @@ static void request_failed(struct res_ctx *rc, const struct k8s_http_result *res
 		}
 		break;
 	case 401:
-		credentials_refused(c);
+		k8s_auth_refused(&c->auth);
 		snprintf(msg, sizeof(msg), "unauthorized: the API server refused netpold's credentials "
 			 "(HTTP 401) to %s %s%s%s: %s", verb, res_name(rc),
-			 c->token_error[0] ? "; " : "", c->token_error, smsg);
+			 c->auth.token_error[0] ? "; " : "", c->auth.token_error, smsg);
 		handle_failure(rc, K8S_FAIL_HTTP, msg, 0);
 		return;
 	case 403:
@@ -425,18 +330,22 @@ static void put_invalid(struct res_ctx *rc, const char *ns, const char *name, co
 	int r;
 
 	if (!name) {
-		rc->c->n_list_errors++;
+		rc->n_unnamed++;
+		snprintf(rc->unnamed_msg, sizeof(rc->unnamed_msg), "%s", msg);
+		rc->changed = true;
 		log_warning("kubernetes: %s: rejected an object without a name: %s", res_name(rc),
 			    msg);
 		return;
 	}
 	r = k8s_store_invalid(&rc->w.store, ns, name, msg);
-	if (r == 1)
+	if (r == 1) {
+		/* nothing for the engine, but sync() reports it to the status socket */
+		rc->changed = true;
 		log_warning("kubernetes: %s %s%s%s rejected (keeping its last valid version, if "
 			    "any): %s",
 			    obj_kind_name(k8s_resource_info(rc->w.res)->kind), ns ? ns : "",
 			    ns ? "/" : "", name, msg);
-	else if (r < 0)
+	} else if (r < 0)
 		store_failed(rc, r);
 }
 
@@ -480,6 +389,8 @@ static void list_done(struct res_ctx *rc, const struct k8s_http_result *res)
 		request_failed(rc, res, false);
 		return;
 	}
+	if (!rc->w.cont)
+		rc->n_unnamed = 0; /* a new list: it says again which nameless objects exist */
 	k8s_watch_page_begin(&rc->w);
 	rc->stream_msg[0] = '\0';
 	r = decode_list(body ? body : "", len, k8s_resource_info(rc->w.res)->kind,
@@ -702,7 +613,7 @@ static void start_request(struct res_ctx *rc)
 	if (r > 0)
 		return;
 	if (r < 0) {
-		handle_failure(rc, K8S_FAIL_HTTP, c->exec_error, 0);
+		handle_failure(rc, K8S_FAIL_HTTP, c->auth.exec_error, 0);
 		return;
 	}
 	watch = rc->w.state == K8S_WS_WATCH;
@@ -714,12 +625,10 @@ static void start_request(struct res_ctx *rc)
 	rq = (struct k8s_http_request){
 		.cfg = &c->cfg,
 		.path_query = path,
-		.bearer = bearer(c),
-		.cert = c->cred.cert.len ? &c->cred.cert : NULL,
-		.key = c->cred.key.len ? &c->cred.key : NULL,
 		/* the server ends a watch at timeoutSeconds; this is the backstop */
 		.timeout_sec = watch ? K8S_WATCH_TIMEOUT_MAX + 60 : K8S_LIST_TIMEOUT_SEC,
 	};
+	k8s_auth_fill(&c->auth, &rq);
 	rc->req_is_watch = watch;
 	rc->stream_error = 0;
 	rc->stream_msg[0] = '\0';
@@ -753,14 +662,9 @@ static int start(struct source *s, struct loop *l)
 	r = k8s_http_new(l, &c->http);
 	if (r < 0)
 		return log_error_errno(r, "kubernetes: cannot set up libcurl");
-	if (c->cfg.token_file) {
-		r = loop_timer_new(l, on_token_timer, c, &c->token_timer);
-		if (r < 0)
-			return log_error_errno(r, "kubernetes: cannot create a timer");
-		if (read_token_file(c) < 0)
-			log_warning("kubernetes: %s", c->token_error);
-		loop_timer_arm(c->token_timer, K8S_TOKEN_REREAD_USEC);
-	}
+	r = k8s_auth_start(&c->auth, l);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < K8S_N_RESOURCES; i++) {
 		r = loop_timer_new(l, on_retry, &c->res[i], &c->res[i].timer);
 		if (r < 0)
@@ -794,6 +698,49 @@ static void apply_remove(void *ud, enum obj_kind kind, const char *ns, const cha
 		a->error = r;
 }
 
+struct diag_ctx {
+	const struct k8s_client *c;
+	const char *kind;
+};
+
+static void diag_invalid(void *ud, const struct k8s_entry *e)
+{
+	const struct diag_ctx *dc = ud;
+	const struct decode_diag d = {
+		.source = dc->c->cfg.server,
+		.kind = dc->kind,
+		.ns = e->ns,
+		.name = e->name,
+		.message = e->invalid,
+	};
+
+	dc->c->base.diag(dc->c->base.diag_ud, &d);
+}
+
+/*
+ * Every rejection standing, at each sync: the status socket replaces what
+ * an earlier sync reported under the same source, so one that is gone (a
+ * valid version arrived, the object was deleted) drops out.
+ */
+static void report_rejections(const struct k8s_client *c)
+{
+	for (size_t i = 0; i < K8S_N_RESOURCES; i++) {
+		const struct res_ctx *rc = &c->res[i];
+		struct diag_ctx dc = {c, obj_kind_name(k8s_resource_info(rc->w.res)->kind)};
+		char msg[K8S_ERROR_MAX + 64];
+
+		(void)k8s_store_foreach_invalid(&rc->w.store, diag_invalid, &dc);
+		if (!rc->n_unnamed)
+			continue;
+		snprintf(msg, sizeof(msg), "%zu object(s) without a name rejected, the last: %s",
+			 rc->n_unnamed, rc->unnamed_msg);
+		c->base.diag(c->base.diag_ud,
+			     &(const struct decode_diag){.source = c->cfg.server,
+							 .kind = dc.kind,
+							 .message = msg});
+	}
+}
+
 static int sync_source(struct source *s, struct engine *e, bool full)
 {
 	struct k8s_client *c = (struct k8s_client *)s;
@@ -803,6 +750,7 @@ static int sync_source(struct source *s, struct engine *e, bool full)
 						  K8S_NETWORKPOLICIES};
 	size_t n = 0;
 
+	c->changed_kinds = 0;
 	/*
 	 * The watches are the truth: a "full" sync has nothing to re-read. Until
 	 * every resource was listed once, nothing is applied, so that a partial
@@ -810,8 +758,16 @@ static int sync_source(struct source *s, struct engine *e, bool full)
 	 */
 	if (!all_synced(c))
 		return 0;
-	for (size_t i = 0; i < ELEMENTSOF(order); i++)
-		n += k8s_store_drain(&c->res[order[i]].w.store, &sink);
+	for (size_t i = 0; i < ELEMENTSOF(order); i++) {
+		struct k8s_store *st = &c->res[order[i]].w.store;
+		size_t m = k8s_store_drain(st, &sink);
+
+		if (m)
+			c->changed_kinds |= 1u << st->kind;
+		n += m;
+	}
+	if (c->base.diag)
+		report_rejections(c);
 	if (a.error)
 		log_error_errno(a.error, "kubernetes: the engine refused an update");
 	if (!c->initial_applied)
@@ -828,11 +784,16 @@ static bool synced(const struct source *s)
 static size_t n_errors(const struct source *s)
 {
 	const struct k8s_client *c = (const struct k8s_client *)s;
-	size_t n = c->n_list_errors;
+	size_t n = 0;
 
 	for (size_t i = 0; i < K8S_N_RESOURCES; i++)
-		n += c->res[i].w.store.n_invalid;
+		n += c->res[i].w.store.n_invalid + c->res[i].n_unnamed;
 	return n;
+}
+
+static unsigned changed_kinds(const struct source *s)
+{
+	return ((const struct k8s_client *)s)->changed_kinds;
 }
 
 static const char *location(const struct source *s)
@@ -861,12 +822,7 @@ static void free_source(struct source *s)
 		k8s_watch_clear(&rc->w);
 	}
 	k8s_http_free(c->http);
-	k8s_exec_free(c->exec);
-	k8s_exec_credential_clear(&c->cred);
-	loop_timer_free(c->token_timer);
-	if (c->file_token)
-		explicit_bzero(c->file_token, strlen(c->file_token));
-	free(c->file_token);
+	k8s_auth_clear(&c->auth);
 	k8s_conn_config_clear(&c->cfg);
 	free(c);
 }
@@ -880,6 +836,7 @@ static const struct source_ops k8s_source_ops = {
 	.location = location,
 	.free = free_source,
 	.degraded = degraded,
+	.changed_kinds = changed_kinds,
 };
 
 bool k8s_source_is(const struct source *s)
@@ -905,6 +862,7 @@ int k8s_source_new(const struct k8s_source_options *o, void (*notify)(void *ud),
 		free(c);
 		return r;
 	}
+	k8s_auth_init(&c->auth, &c->cfg, on_auth_ready, c);
 	c->base = (struct source){.ops = &k8s_source_ops, .notify = notify, .notify_ud = ud};
 	if (getrandom(&c->rng, sizeof(c->rng), GRND_NONBLOCK) != sizeof(c->rng))
 		c->rng = loop_now_usec();

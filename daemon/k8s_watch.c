@@ -317,6 +317,20 @@ size_t k8s_store_drain(struct k8s_store *s, const struct k8s_store_sink *sink)
 	return n;
 }
 
+size_t k8s_store_foreach_invalid(const struct k8s_store *s,
+				 void (*fn)(void *ud, const struct k8s_entry *e), void *ud)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->n_buckets && n < s->n_invalid; i++)
+		for (const struct k8s_entry *e = s->buckets[i]; e; e = e->hnext)
+			if (e->invalid) {
+				fn(ud, e);
+				n++;
+			}
+	return n;
+}
+
 /* ---- the machine ---- */
 
 void k8s_watch_init(struct k8s_watch *w, enum k8s_resource res)

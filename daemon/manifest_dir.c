@@ -1,17 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Keeps an engine in step with a folder of manifests. Each file is read with
- * a bounded size and fingerprinted (FNV-1a 64 + length); only files whose
- * fingerprint changed are decoded again. Per object key we remember which
+ * a bounded size and fingerprinted (manifest_files.c); only files whose
+ * fingerprint (FNV-1a 64 + length) changed are decoded again. Per object key we remember which
  * files mention it (validly or not) and which file's version the engine
  * holds, so that a removed or broken definition never loses the last valid one.
  */
-#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
-#include <sys/stat.h>
 
 #include "manifest_dir.h"
+#include "manifest_files.h"
 
 #define KEY_BUCKETS_MIN 64
 
@@ -62,18 +61,6 @@ struct manifest_dir {
 	size_t n_keys;
 	unsigned changed_kinds; /* 1u << enum obj_kind applied or deleted by the last sync */
 };
-
-static uint64_t fnv1a(const void *buf, size_t len)
-{
-	const unsigned char *p = buf;
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
 
 int manifest_dir_new(const char *path, struct manifest_dir **ret)
 {
@@ -165,6 +152,11 @@ size_t manifest_dir_n_errors(const struct manifest_dir *md)
 
 /* ---- key table ---- */
 
+static size_t bucket(const char *id, size_t n_buckets)
+{
+	return manifest_fnv1a(id, strlen(id)) % n_buckets;
+}
+
 static int key_id(enum obj_kind kind, const char *ns, const char *name, char **ret)
 {
 	char *s = NULL;
@@ -181,7 +173,7 @@ static struct md_key *key_lookup(const struct manifest_dir *md, const char *id)
 {
 	if (md->n_buckets == 0)
 		return NULL;
-	for (struct md_key *k = md->buckets[fnv1a(id, strlen(id)) % md->n_buckets]; k; k = k->hnext)
+	for (struct md_key *k = md->buckets[bucket(id, md->n_buckets)]; k; k = k->hnext)
 		if (strcmp(k->id, id) == 0)
 			return k;
 	return NULL;
@@ -199,7 +191,7 @@ static int table_grow(struct manifest_dir *md)
 
 		while (k) {
 			struct md_key *next = k->hnext;
-			size_t h = fnv1a(k->id, strlen(k->id)) % n;
+			size_t h = bucket(k->id, n);
 
 			k->hnext = b[h];
 			b[h] = k;
@@ -244,7 +236,7 @@ static int key_get(struct manifest_dir *md, enum obj_kind kind, const char *ns, 
 		return -ENOMEM;
 	}
 	k->id = TAKE_PTR(id);
-	h = fnv1a(k->id, strlen(k->id)) % md->n_buckets;
+	h = bucket(k->id, md->n_buckets);
 	k->hnext = md->buckets[h];
 	md->buckets[h] = k;
 	md->n_keys++;
@@ -254,7 +246,7 @@ static int key_get(struct manifest_dir *md, enum obj_kind kind, const char *ns, 
 
 static void key_remove(struct manifest_dir *md, struct md_key *k)
 {
-	size_t h = fnv1a(k->id, strlen(k->id)) % md->n_buckets;
+	size_t h = bucket(k->id, md->n_buckets);
 
 	for (struct md_key **p = &md->buckets[h]; *p; p = &(*p)->hnext)
 		if (*p == k) {
@@ -340,6 +332,14 @@ static int file_add_key(struct md_file *f, struct md_key *k)
 	return 0;
 }
 
+/* m holds obj now (taken over) for the engine. */
+static void mention_stage(struct md_mention *m, struct k8s_object *obj)
+{
+	m->obj = *obj;
+	m->staged = true;
+	*obj = (struct k8s_object){ 0 };
+}
+
 /* Record that the current file mentions key; a later document replaces an earlier one. */
 static int mention_set(struct decode_ctx *c, struct md_key *k, bool valid, struct k8s_object *obj)
 {
@@ -360,11 +360,8 @@ static int mention_set(struct decode_ctx *c, struct md_key *k, bool valid, struc
 	}
 	mention_clear(m);
 	m->valid = valid;
-	if (obj) {
-		m->obj = *obj;
-		m->staged = true;
-		*obj = (struct k8s_object){ 0 };
-	}
+	if (obj)
+		mention_stage(m, obj);
 	k->dirty = true;
 	return 0;
 }
@@ -390,9 +387,7 @@ static void sink_object(void *userdata, struct k8s_object *obj)
 		if (!m || !m->valid)
 			goto drop;
 		mention_clear(m);
-		m->obj = *obj;
-		m->staged = true;
-		*obj = (struct k8s_object){ 0 };
+		mention_stage(m, obj);
 		return;
 	}
 	r = key_get(c->md, obj->kind, ns, name, &k);
@@ -453,154 +448,7 @@ static void report(void (*diag)(void *ud, const struct decode_diag *d), void *ud
 		diag(ud, &d);
 }
 
-/*
- * Read a regular file relative to dirfd, at most DECODE_MAX_DOCUMENT_BYTES.
- * Returns 0, -ENOTSUP for a non-regular file, -EFBIG when too large, or -errno.
- */
-static int read_file_at(int dirfd, const char *name, char **ret, size_t *ret_len)
-{
-	_cleanup_close_ int fd = -EBADF;
-	_cleanup_free_ char *buf = NULL;
-	size_t len = 0, alloc;
-	struct stat st;
-
-	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (!S_ISREG(st.st_mode))
-		return -ENOTSUP;
-	if ((uint64_t)st.st_size > DECODE_MAX_DOCUMENT_BYTES)
-		return -EFBIG;
-	alloc = (size_t)st.st_size + 1;
-	buf = malloc(alloc);
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		ssize_t n;
-
-		if (len + 1 >= alloc) {
-			size_t na = alloc * 2;
-			char *nb;
-
-			if (alloc > DECODE_MAX_DOCUMENT_BYTES)
-				return -EFBIG; /* the file grew while we read it */
-			nb = realloc(buf, na);
-			if (!nb)
-				return -ENOMEM;
-			buf = nb;
-			alloc = na;
-		}
-		n = read(fd, buf + len, alloc - len - 1);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (len > DECODE_MAX_DOCUMENT_BYTES)
-		return -EFBIG;
-	buf[len] = '\0';
-	*ret = TAKE_PTR(buf);
-	*ret_len = len;
-	return 0;
-}
-
-/* ---- listing ---- */
-
-static bool wanted_name(const char *n)
-{
-	size_t l = strlen(n);
-
-	if (n[0] == '.')
-		return false;
-	return (l > 5 && strcmp(n + l - 5, ".yaml") == 0) ||
-	       (l > 4 && strcmp(n + l - 4, ".yml") == 0) ||
-	       (l > 5 && strcmp(n + l - 5, ".json") == 0);
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void strv_free(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
-/* The sorted names of candidate regular files. Fails only when the folder can't be listed. */
-static int list_dir(int dirfd, char ***ret, size_t *ret_n)
-{
-	char **v = NULL;
-	size_t n = 0, alloc = 0;
-	DIR *d;
-	int r = 0, fd;
-
-	fd = dup(dirfd);
-	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		r = -errno;
-		close(fd);
-		return r;
-	}
-	for (;;) {
-		struct dirent *de;
-		struct stat st;
-
-		errno = 0;
-		de = readdir(d);
-		if (!de) {
-			if (errno != 0)
-				r = -errno;
-			break;
-		}
-		if (!wanted_name(de->d_name))
-			continue;
-		/* Follow symlinks (ConfigMap volumes are made of them); skip non-regular files. */
-		if (fstatat(dirfd, de->d_name, &st, 0) < 0 || !S_ISREG(st.st_mode))
-			continue;
-		if (n >= MANIFEST_DIR_MAX_FILES) {
-			r = -E2BIG;
-			break;
-		}
-		if (n == alloc) {
-			size_t na = alloc ? alloc * 2 : 16;
-			char **nv = reallocarray(v, na, sizeof(*nv));
-
-			if (!nv) {
-				r = -ENOMEM;
-				break;
-			}
-			v = nv;
-			alloc = na;
-		}
-		v[n] = strdup(de->d_name);
-		if (!v[n]) {
-			r = -ENOMEM;
-			break;
-		}
-		n++;
-	}
-	closedir(d);
-	if (r < 0) {
-		strv_free(v, n);
-		return r;
-	}
-	if (n > 1)
-		qsort(v, n, sizeof(*v), cmp_str);
-	*ret = v;
-	*ret_n = n;
-	return 0;
-}
+/* ---- files ---- */
 
 static struct md_file *find_file(const struct manifest_dir *md, const char *name)
 {
@@ -661,8 +509,9 @@ static void restage_file(struct manifest_dir *md, int dirfd, struct md_file *f,
 	_cleanup_free_ char *buf = NULL;
 	size_t len;
 
-	if (read_file_at(dirfd, f->name, &buf, &len) < 0 || fnv1a(buf, len) != f->hash ||
-	    len != f->size || decode_file(md, f, buf, len, true, diag, ud) < 0)
+	if (manifest_read_file_at(dirfd, f->name, &buf, &len) < 0 ||
+	    manifest_fnv1a(buf, len) != f->hash || len != f->size ||
+	    decode_file(md, f, buf, len, true, diag, ud) < 0)
 		f->have_fp = false; /* changed under us: the next sync decodes it again */
 }
 
@@ -815,7 +664,7 @@ static int refresh_file(struct manifest_dir *md, int dirfd, struct md_file *f,
 	uint64_t h;
 	int r;
 
-	r = read_file_at(dirfd, f->name, &buf, &len);
+	r = manifest_read_file_at(dirfd, f->name, &buf, &len);
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0) {
@@ -827,7 +676,7 @@ static int refresh_file(struct manifest_dir *md, int dirfd, struct md_file *f,
 		f->n_errors = 1;
 		return 0;
 	}
-	h = fnv1a(buf, len);
+	h = manifest_fnv1a(buf, len);
 	if (f->have_fp && f->hash == h && f->size == len)
 		return 0;
 
@@ -882,12 +731,12 @@ int manifest_dir_sync(struct manifest_dir *md, struct engine *e,
 	dirfd = open(md->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd < 0)
 		return -errno;
-	r = list_dir(dirfd, &names, &n_names);
+	r = manifest_list_dir(dirfd, &names, &n_names);
 	if (r < 0)
 		return r;
 	/* From here on the folder could be listed: the engine follows it. */
 	r = files_reconcile(md, names, n_names);
-	strv_free(names, n_names);
+	manifest_strv_free(names, n_names);
 	if (r < 0)
 		return r;
 

@@ -50,12 +50,15 @@ struct metrics {
 	size_t n_deny;
 	uint64_t deny_other; /* namespaces past the cap */
 	uint64_t deny_none;  /* records whose protected side is no pod */
+	struct histogram pod_latency;
+	uint64_t pod_latency_cursor; /* next sequence number of struct pod_latency's ring */
+	uint64_t pod_latency_lost;
 };
 
 static const double latency_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 					0.5,   1,    2.5,   5,    10,  30};
 static const double reconcile_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-					  0.05,	  0.1,	 0.25,	 0.5,	1,    2.5};
+					  0.05,   0.1,   0.25,   0.5,   1,    2.5};
 static const double msgs_bounds[] = {1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 5000};
 static const double elems_bounds[] = {0, 1, 10, 100, 1000, 10000, 100000, 1000000};
 
@@ -88,6 +91,7 @@ int metrics_new(struct metrics **ret)
 	histogram_init(&m->reconcile, reconcile_bounds, ELEMENTSOF(reconcile_bounds));
 	histogram_init(&m->batch_msgs, msgs_bounds, ELEMENTSOF(msgs_bounds));
 	histogram_init(&m->batch_elems, elems_bounds, ELEMENTSOF(elems_bounds));
+	histogram_init(&m->pod_latency, latency_bounds, ELEMENTSOF(latency_bounds));
 	*ret = m;
 	return 0;
 }
@@ -154,6 +158,23 @@ void metrics_count_deny(struct metrics *m, const char *ns)
 	}
 	memcpy(m->deny[m->n_deny].name, ns, len + 1);
 	m->deny[m->n_deny++].count = 1;
+}
+
+void metrics_read_pod_latency(struct metrics *m, const struct pod_latency *pl)
+{
+	double v[64];
+	size_t n;
+
+	if (!m || !pl)
+		return;
+	do {
+		uint64_t lost = 0;
+
+		n = pod_latency_read(pl, &m->pod_latency_cursor, v, ELEMENTSOF(v), &lost);
+		m->pod_latency_lost += lost;
+		for (size_t i = 0; i < n; i++)
+			histogram_observe(&m->pod_latency, v[i] < 0 ? 0 : v[i]);
+	} while (n == ELEMENTSOF(v));
 }
 
 /* ---- exposition ---- */
@@ -228,11 +249,20 @@ int metrics_write(const struct metrics *m, const struct metrics_snapshot *snap, 
 	char labels[64], v[64];
 
 	header(f, "netpold_programming_latency_seconds", "histogram",
-	       "Time from a source change (by kind of object) to the kernel commit that includes it.");
+	       "Time from a source change (by kind of object) to the kernel commit that "
+	       "includes it.");
 	for (size_t t = 0; t < _TRIG_MAX; t++) {
 		snprintf(labels, sizeof(labels), "trigger=\"%s\",", trigger_names[t]);
 		histogram_write(f, "netpold_programming_latency_seconds", labels, &m->latency[t]);
 	}
+	header(f, "netpold_pod_programming_latency_seconds", "histogram",
+	       "Time from a new local pod appearing with an address in the input to the "
+	       "commit that programmed it.");
+	histogram_write(f, "netpold_pod_programming_latency_seconds", "", &m->pod_latency);
+	simple(f, "netpold_pod_programming_latency_lost_total", "counter",
+	       "Pod programming latencies not observed (more new pods in one commit than the "
+	       "ring holds).",
+	       m->pod_latency_lost);
 	header(f, "netpold_reconcile_duration_seconds", "histogram",
 	       "Duration of one reconcile: source sync, diff and nftables commit.");
 	histogram_write(f, "netpold_reconcile_duration_seconds", "", &m->reconcile);
@@ -284,6 +314,19 @@ int metrics_write(const struct metrics *m, const struct metrics_snapshot *snap, 
 	       "Deny records lost by /v1/events readers that fell behind.",
 	       snap->deny_records_dropped);
 
+	if (snap->has_nflog) {
+		simple(f, "netpold_deny_records_audit_total", "counter",
+		       "Deny records of audit-mode policies (logged, not dropped).",
+		       snap->nflog_audit_records);
+		simple(f, "netpold_deny_records_malformed_total", "counter",
+		       "NFLOG messages or packets rejected by validation.", snap->nflog_malformed);
+		simple(f, "netpold_deny_records_unattributed_total", "counter",
+		       "Deny records not attributed to a known pod's policies.",
+		       snap->nflog_unattributed);
+		simple(f, "netpold_nflog_overruns_total", "counter",
+		       "ENOBUFS on the NFLOG socket: the kernel dropped deny records.",
+		       snap->nflog_overruns);
+	}
 	if (snap->n_resources) {
 		header(f, "netpold_watch_restarts_total", "counter",
 		       "Kubernetes watches that ended and were restarted, by resource.");
@@ -293,7 +336,8 @@ int metrics_write(const struct metrics *m, const struct metrics_snapshot *snap, 
 			fprintf(f, "\"} %" PRIu64 "\n", snap->resources[i].watch_restarts);
 		}
 		header(f, "netpold_relists_total", "counter",
-		       "Kubernetes lists repeated after the first (410 Gone, errors), by resource.");
+		       "Kubernetes lists repeated after the first (410 Gone, errors), by "
+		       "resource.");
 		for (size_t i = 0; i < snap->n_resources; i++) {
 			fputs("netpold_relists_total{resource=\"", f);
 			label_value(f, snap->resources[i].resource);

@@ -109,7 +109,8 @@ static int ctl_mode(struct ctl *c, bool offline_ok)
 	if (c->manifests && offline_ok)
 		return 0;
 	if (c->manifests && !c->socket) {
-		ctl_error("this command asks a running netpold: use --socket PATH, not --manifests");
+		ctl_error("this command asks a running netpold: use --socket PATH, "
+			  "not --manifests");
 		return -EINVAL;
 	}
 	if (c->socket)
@@ -119,9 +120,11 @@ static int ctl_mode(struct ctl *c, bool offline_ok)
 		return 1;
 	}
 	if (offline_ok)
-		ctl_error("--manifests DIR is required (or --socket PATH to ask a running netpold)");
+		ctl_error("--manifests DIR is required "
+			  "(or --socket PATH to ask a running netpold)");
 	else
-		ctl_error("no netpold socket at %s; use --socket PATH", CONFIG_DEFAULT_STATUS_SOCKET);
+		ctl_error("no netpold socket at %s; use --socket PATH",
+			  CONFIG_DEFAULT_STATUS_SOCKET);
 	return -EINVAL;
 }
 
@@ -562,8 +565,8 @@ static int cmd_policy(struct ctl *c, int argc, char **argv)
 {
 	struct live_args a;
 	int r = parse_live(c, argc, argv,
-			   "Usage: netpolctl [--socket PATH] policy NAMESPACE/NAME [--json]\n", true,
-			   false, false, &a);
+			   "Usage: netpolctl [--socket PATH] policy NAMESPACE/NAME [--json]\n",
+			   true, false, false, &a);
 
 	if (r != 0)
 		return r < 0 ? r : EXIT_ALLOWED;
@@ -622,8 +625,8 @@ static int cmd_events(struct ctl *c, int argc, char **argv)
 	char err[512];
 	int r = parse_live(c, argc, argv,
 			   "Usage: netpolctl [--socket PATH] events [--follow] [--json]\n"
-			   "  Deny records, one per line: the recent ones, or with --follow new ones\n"
-			   "  as they come (until interrupted).\n",
+			   "  Deny records, one per line: the recent ones, or with --follow\n"
+			   "  new ones as they come (until interrupted).\n",
 			   false, true, false, &a);
 
 	if (r != 0)

@@ -213,7 +213,8 @@ int nflog_parse_msg(const struct nlmsghdr *nlh, struct nflog_packet *ret)
 	if (nlh->nlmsg_len < NLMSG_HDRLEN + MNL_ALIGN(sizeof(*g)))
 		return -EBADMSG;
 	g = mnl_nlmsg_get_payload(nlh);
-	if (g->version != NFNETLINK_V0 || (g->nfgen_family != AF_INET && g->nfgen_family != AF_INET6))
+	if (g->version != NFNETLINK_V0 ||
+	    (g->nfgen_family != AF_INET && g->nfgen_family != AF_INET6))
 		return -EBADMSG;
 	if (mnl_attr_parse(nlh, sizeof(*g), attr_cb, tb) != MNL_CB_OK)
 		return -EBADMSG;
@@ -240,7 +241,8 @@ int nflog_parse_prefix(const char *s, struct nflog_prefix *ret)
 	size_t nl, pl;
 
 	*ret = (struct nflog_prefix){0};
-	if (!s || strncmp(s, "np:", 3) != 0 || strnlen(s, PLAN_LOG_PREFIX_MAX) >= PLAN_LOG_PREFIX_MAX)
+	if (!s || strncmp(s, "np:", 3) != 0 ||
+	    strnlen(s, PLAN_LOG_PREFIX_MAX) >= PLAN_LOG_PREFIX_MAX)
 		return -EINVAL;
 	p = s + 3;
 	if (*p != 'i' && *p != 'e')
@@ -259,7 +261,9 @@ int nflog_parse_prefix(const char *s, struct nflog_prefix *ret)
 		if (strlen(p) != 16)
 			return -EINVAL;
 		for (; *p; p++) {
-			int v = *p >= '0' && *p <= '9' ? *p - '0' : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10 : -1;
+			int v = *p >= '0' && *p <= '9'   ? *p - '0'
+				: *p >= 'a' && *p <= 'f' ? *p - 'a' + 10
+							 : -1;
 
 			if (v < 0)
 				return -EINVAL;
@@ -330,7 +334,8 @@ int nflog_parse_l34(int family, const uint8_t *p, size_t len, struct nflog_l34 *
 		memcpy(ret->dst.a, p + 24, 16);
 		nh = p[6];
 		for (int i = 0; i < V6_EXT_MAX; i++) {
-			if (nh == IPPROTO_HOPOPTS || nh == IPPROTO_ROUTING || nh == IPPROTO_DSTOPTS) {
+			if (nh == IPPROTO_HOPOPTS || nh == IPPROTO_ROUTING ||
+			    nh == IPPROTO_DSTOPTS) {
 				if (off + 2 > len)
 					break;
 				uint8_t next = p[off];
@@ -462,10 +467,25 @@ static void put_str(struct out *o, const char *s, size_t max)
 	put(o, "\"", 1);
 }
 
+static void put_ip(struct out *o, const struct ip_addr *ip)
+{
+	char tmp[64];
+
+	if (!ip->family) {
+		puts_(o, "null");
+		return;
+	}
+	put_str(o, ip_addr_fmt(ip, tmp, sizeof(tmp)), sizeof(tmp));
+}
+
+/*
+ * The one shape of a deny record, for the log line and for /v1/events
+ * (docs/deny-records.md): both call this, so they cannot drift apart.
+ */
 size_t nflog_format_json(const struct deny_record *r, char *buf, size_t max)
 {
 	struct out o = {.buf = buf, .max = max};
-	char tmp[64], ptmp[8];
+	char tmp[64];
 	const char *pname = event_proto_name(r->proto);
 	struct tm tm;
 	const char *p = r->policies;
@@ -481,21 +501,22 @@ size_t nflog_format_json(const struct deny_record *r, char *buf, size_t max)
 	put_str(&o, tmp, sizeof(tmp));
 	puts_(&o, ",\"direction\":");
 	put_str(&o, direction_name(r->dir), 16);
+	puts_(&o, r->audit ? ",\"action\":\"audit\",\"audit\":true"
+			   : ",\"action\":\"deny\",\"audit\":false");
 	puts_(&o, ",\"src\":");
 	put_str(&o, r->src, sizeof(r->src));
 	puts_(&o, ",\"dst\":");
 	put_str(&o, r->dst, sizeof(r->dst));
-	puts_(&o, ",\"proto\":");
-	if (pname) {
-		size_t i;
-
-		for (i = 0; pname[i] && i + 1 < sizeof(ptmp); i++)
-			ptmp[i] = (char)(pname[i] >= 'a' && pname[i] <= 'z' ? pname[i] - 32 : pname[i]);
-		ptmp[i] = '\0';
-	} else {
-		snprintf(ptmp, sizeof(ptmp), "%u", r->proto);
+	puts_(&o, ",\"src_ip\":");
+	put_ip(&o, &r->src_ip);
+	puts_(&o, ",\"dst_ip\":");
+	put_ip(&o, &r->dst_ip);
+	puts_(&o, ",\"protocol\":");
+	if (!pname) {
+		snprintf(tmp, sizeof(tmp), "%u", r->proto);
+		pname = tmp;
 	}
-	put_str(&o, ptmp, sizeof(ptmp));
+	put_str(&o, pname, 16);
 	snprintf(tmp, sizeof(tmp), ",\"port\":%u,\"policies\":[", r->port);
 	puts_(&o, tmp);
 	for (bool first = true; *p;) {
@@ -511,7 +532,7 @@ size_t nflog_format_json(const struct deny_record *r, char *buf, size_t max)
 		if (*p == ',')
 			p++;
 	}
-	puts_(&o, r->audit ? "],\"audit\":true}" : "],\"audit\":false}");
+	puts_(&o, "]}");
 	return o.len;
 }
 
@@ -529,7 +550,7 @@ static int msg_cb(const struct nlmsghdr *nlh, void *data)
 	struct read_ctx *ctx = data;
 	struct nflog_packet pkt;
 	struct deny_record rec;
-	char line[2048];
+	char line[NFLOG_JSON_MAX];
 	int r;
 
 	r = nflog_parse_msg(nlh, &pkt);
@@ -579,7 +600,7 @@ int nflog_read(struct nflog *nl, const struct engine *e, struct event_hub *hub)
 			}
 			return -errno;
 		}
-		/* multicast from the kernel: seq 0, portid 0; a bad message ends this datagram only */
+		/* multicast from the kernel: seq 0, portid 0; a bad message ends its datagram only */
 		(void)mnl_cb_run(nl->buf, (size_t)n, 0, 0, msg_cb, &ctx);
 	}
 	return ctx.records;

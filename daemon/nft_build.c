@@ -321,6 +321,8 @@ struct nftnl_rule *nft_build_rule(const char *table, const char *chain, const st
 	if (pr->log)
 		ok = ok && add(r, limit(pr->log_rate, pr->log_burst)) &&
 		     add(r, nflog(pr->log_group, pr->log_prefix));
+	if (pr->counter)
+		ok = ok && add(r, nftnl_expr_alloc("counter")); /* counter: starts at 0 packets 0 bytes */
 	switch (pr->verdict) {
 	case PLAN_V_CONTINUE:
 		break;
@@ -434,6 +436,7 @@ struct parse_ctx {
 	uint32_t addr_off, addr_len;
 	bool seen_verdict;
 	bool seen_log;
+	bool seen_counter;
 	bool bad;
 };
 
@@ -473,9 +476,21 @@ static int parse_expr_cb(struct nftnl_expr *e, void *data)
 
 	if (ctx->bad || ctx->seen_verdict || !name)
 		goto bad;
-	/* a log statement is last but for the verdict */
-	if (ctx->seen_log && strcmp(name, "immediate") != 0 && strcmp(name, "reject") != 0)
+	/* a log statement is last but for [counter] and the verdict; a counter, but for the verdict */
+	if (ctx->seen_log && strcmp(name, "immediate") != 0 && strcmp(name, "reject") != 0 &&
+	    strcmp(name, "counter") != 0)
 		goto bad;
+	if (ctx->seen_counter && strcmp(name, "immediate") != 0 && strcmp(name, "reject") != 0)
+		goto bad;
+	if (strcmp(name, "counter") == 0) {
+		if (ctx->st != P_NONE || r->counter)
+			goto bad;
+		r->counter = true;
+		r->packets = nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_PACKETS);
+		r->bytes = nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_BYTES);
+		ctx->seen_counter = true;
+		return 0;
+	}
 	if (strcmp(name, "meta") == 0) {
 		uint32_t key = nftnl_expr_get_u32(e, NFTNL_EXPR_META_KEY);
 
@@ -686,8 +701,8 @@ int nft_parse_rule(const struct nftnl_rule *nr, struct plan_rule *ret)
 	if (ctx.bad || ctx.st != P_NONE)
 		return -EINVAL;
 	if (!ctx.seen_verdict) {
-		/* only a log statement may go without a verdict */
-		if (!ctx.seen_log)
+		/* only a log statement may go without a verdict (and then without a counter) */
+		if (!ctx.seen_log || ctx.seen_counter)
 			return -EINVAL;
 		ret->verdict = PLAN_V_CONTINUE;
 	}

@@ -44,6 +44,10 @@ void pod_latency_hook(void *ud, const struct pod_obj *pod, bool removed)
 	if (!pl->node_name || !pod->node_name || strcmp(pod->node_name, pl->node_name) != 0 ||
 	    pod->host_network || pod->n_ips == 0 || plan_map_gets(&pl->seen, key))
 		return;
+	if (!pl->armed) {
+		(void)plan_map_puts(&pl->seen, key, (void *)1, NULL);
+		return;
+	}
 	if (pl->pending.n >= POD_LATENCY_PENDING_MAX) {
 		pl->overflow++;
 		return;
@@ -63,6 +67,7 @@ void pod_latency_committed(struct pod_latency *pl, uint64_t now_usec)
 {
 	struct plan_map_ent *ent;
 
+	pl->armed = true;
 	if (!pl->pending.n)
 		return;
 	for (size_t i = 0; plan_map_next(&pl->pending, &i, &ent);) {

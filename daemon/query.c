@@ -490,7 +490,8 @@ int query_matrix(const struct engine *e, const struct query *q, struct query_out
 	}
 	if (l.n == 0) {
 		r = qerr(o, -ENOENT, "matrix: no pods with an %s address%s",
-			 family_name(l.family), l.n_namespaces ? " in the selected namespaces" : "");
+			 family_name(l.family),
+			 l.n_namespaces ? " in the selected namespaces" : "");
 		goto out;
 	}
 	r = print_matrix(e, &l, q, o->out);

@@ -193,7 +193,8 @@ static enum MHD_Result send_status(struct status_server *s, struct request *req,
 	_cleanup_json_ json_t *j = status_object(s->d);
 
 	if (!j)
-		return status_send_error(req->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory", NULL);
+		return status_send_error(req->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory",
+					 NULL);
 	return status_send_json(req->conn, code, j, NULL);
 }
 
@@ -217,8 +218,9 @@ static enum MHD_Result h_readyz(struct status_server *s, struct request *req)
 		"{s:b, s:b, s:b, s:o}", "ok", ok, "ready", d->ready, "degraded", d->degraded,
 		"reason", status_json_str_or_null(d->reason));
 
-	return j ? status_send_json(req->conn, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, j, NULL)
-		 : MHD_NO;
+	if (!j)
+		return MHD_NO;
+	return status_send_json(req->conn, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, j, NULL);
 }
 
 static void arm_wait_timer(struct status_server *s)
@@ -251,7 +253,9 @@ static enum MHD_Result h_sync(struct status_server *s, struct request *req)
 		_cleanup_json_ json_t *j = json_pack("{s:s, s:i}", "error", "netpold is stopping",
 						     "code", MHD_HTTP_SERVICE_UNAVAILABLE);
 
-		return j ? status_send_json(req->conn, MHD_HTTP_SERVICE_UNAVAILABLE, j, NULL) : MHD_NO;
+		if (!j)
+			return MHD_NO;
+		return status_send_json(req->conn, MHD_HTTP_SERVICE_UNAVAILABLE, j, NULL);
 	}
 	/* One ticket per request: the reconcile that reads the source after it covers it. */
 	req->ticket = daemon_request_sync(s->d);
@@ -511,6 +515,8 @@ void status_server_reconciled(struct status_server *s, uint64_t covered, bool ok
 	if (d->last.valid)
 		metrics_observe_reconcile(s->m, d->last.duration_seconds, d->last.batch_messages,
 					  d->last.batch_elements);
+	/* every reconcile: the ring of pod latencies is read before it can wrap */
+	metrics_read_pod_latency(s->m, &d->pod_latency);
 	if (d->programmed_generation != s->tracked_generation && d->engine) {
 		/* this reconcile committed new input */
 		s->tracked_generation = d->programmed_generation;

@@ -13,11 +13,13 @@
 #include "k8s.h"
 #include "log.h"
 #include "metrics.h"
+#include "nflog.h"
 #include "output.h"
 #include "query.h"
+#include "selector.h"
 #include "status_int.h"
 
-#define EVENT_LINE_MAX 4096
+#define EVENT_LINE_MAX (NFLOG_JSON_MAX + 2)
 #define WARNINGS_MAX 2048
 
 static const char *arg(struct request *req, const char *key)
@@ -38,7 +40,9 @@ static int url_name(struct request *req, const char *prefix, char *ns, char *nam
 
 /* ---- policies ---- */
 
-static json_t *rule_json(const struct np_rule *r, enum direction dir, size_t index)
+/* counters: the rule's `counter` values summed over this node's per-pod chains, or null */
+static json_t *rule_json(const struct np_rule *r, enum direction dir, size_t index,
+			 json_t *counters)
 {
 	char buf[1024];
 	json_t *peers = json_array(), *ports = json_array();
@@ -51,11 +55,11 @@ static json_t *rule_json(const struct np_rule *r, enum direction dir, size_t ind
 		out_fmt_port(&r->ports[i], NULL, buf, sizeof(buf));
 		json_array_append_new(ports, json_string(buf));
 	}
-	/* counters need `counter` statements on the rules: not in the dataplane yet */
-	return json_pack("{s:s, s:I, s:o, s:o, s:b, s:b}", "direction", direction_name(dir),
+	return json_pack("{s:s, s:I, s:o, s:o, s:b, s:b, s:o}", "direction", direction_name(dir),
 			 "index", (json_int_t)index, "peers", peers ? peers : json_null(),
 			 "ports", ports ? ports : json_null(), "all_peers", r->n_peers == 0,
-			 "all_ports", r->n_ports == 0);
+			 "all_ports", r->n_ports == 0, "counters",
+			 counters ? counters : json_null());
 }
 
 struct selected_ctx {
@@ -64,18 +68,15 @@ struct selected_ctx {
 	json_t *pods;
 };
 
-static bool pod_selected_by(const struct engine *e, const struct pod_obj *p,
-			    const struct netpol *pol)
+/*
+ * Whether pol's own podSelector selects p, whatever else isolates it: an audit
+ * policy still selects a pod an enforcing policy isolates, though the engine
+ * then leaves it out of engine_pod_policies().
+ */
+static bool policy_selects(const struct netpol *pol, const struct pod_obj *p)
 {
-	for (int dir = DIR_INGRESS; dir <= DIR_EGRESS; dir++) {
-		const struct netpol *const *v;
-		size_t n = engine_pod_policies(e, p, (enum direction)dir, &v);
-
-		for (size_t i = 0; i < n; i++)
-			if (v[i] == pol)
-				return true;
-	}
-	return false;
+	return pod_is_target(p) && strcmp(p->ns, pol->ns) == 0 &&
+	       selector_matches(&pol->pod_selector, &p->labels);
 }
 
 static int collect_selected(void *ud, const struct pod_obj *p)
@@ -83,13 +84,27 @@ static int collect_selected(void *ud, const struct pod_obj *p)
 	struct selected_ctx *c = ud;
 	char name[2 * MODEL_MAX_NAME_LEN + 2];
 
-	if (!is_local(c->d, p) || strcmp(p->ns, c->pol->ns) != 0)
-		return 0;
-	if (!pod_selected_by(c->d->engine, p, c->pol))
+	if (!is_local(c->d, p) || !policy_selects(c->pol, p))
 		return 0;
 	out_fmt_pod(p, name, sizeof(name));
 	json_array_append_new(c->pods, json_string(name));
 	return 0;
+}
+
+/*
+ * {"packets": N, "bytes": N} of a compiled rule on this node, or NULL when the
+ * dataplane cannot say (no dataplane, the dump failed). The dump is cached by
+ * the dataplane for a second, so a burst of requests costs one netlink dump.
+ */
+static json_t *rule_counters(const struct daemon *d, const struct netpol *p, enum direction dir,
+			     size_t index)
+{
+	struct dataplane_counters c;
+
+	if (!d->dp || dataplane_rule_counters(d->dp, p->ns, p->name, dir, (unsigned)index, &c) < 0)
+		return NULL;
+	return json_pack("{s:I, s:I}", "packets", (json_int_t)c.packets, "bytes",
+			 (json_int_t)c.bytes);
 }
 
 static json_t *policy_json(struct status_server *s, const struct netpol *p, bool detail)
@@ -107,16 +122,19 @@ static json_t *policy_json(struct status_server *s, const struct netpol *p, bool
 		json_array_append_new(types, json_string("Egress"));
 	(void)engine_foreach_pod(d->engine, collect_selected, &c);
 	for (size_t i = 0; detail && i < p->n_ingress; i++)
-		json_array_append_new(rules, rule_json(&p->ingress[i], DIR_INGRESS, i));
+		json_array_append_new(rules, rule_json(&p->ingress[i], DIR_INGRESS, i,
+						       rule_counters(d, p, DIR_INGRESS, i)));
 	for (size_t i = 0; detail && i < p->n_egress; i++)
-		json_array_append_new(rules, rule_json(&p->egress[i], DIR_EGRESS, i));
+		json_array_append_new(rules, rule_json(&p->egress[i], DIR_EGRESS, i,
+						       rule_counters(d, p, DIR_EGRESS, i)));
 	o = json_pack("{s:s, s:s, s:o, s:I, s:s, s:o, s:s, s:b, s:o, s:o, s:o}", "namespace",
 		      p->ns, "name", p->name, "uid", status_json_str_or_null(p->uid),
 		      "generation", (json_int_t)p->generation, "mode",
 		      p->mode == NP_MODE_AUDIT ? "audit" : "enforce", "policy_types", types,
 		      "pod_selector", sel, "programmed", since != NULL, "programmed_since",
 		      since ? status_json_time(since) : json_null(), "selected_local_pods",
-		      c.pods, "errors", status_track_errors(s->track, "NetworkPolicy", p->ns, p->name));
+		      c.pods, "errors",
+		      status_track_errors(s->track, "NetworkPolicy", p->ns, p->name));
 	if (o && detail)
 		json_object_set_new(o, "rules", rules);
 	else
@@ -197,7 +215,9 @@ static json_t *half_json(struct status_server *s, const struct pod_obj *p, enum 
 		out_fmt_policy(v[i], name, sizeof(name));
 		json_array_append_new(pols, json_string(name));
 	}
-	return json_pack("{s:b, s:o, s:o}", "isolated", engine_pod_isolated(e, p, dir), "since",
+	/* audited: isolated by audit policies only, which log and never deny */
+	return json_pack("{s:b, s:b, s:o, s:o}", "isolated", engine_pod_isolated(e, p, dir),
+			 "audit", engine_pod_audit(e, p, dir), "since",
 			 since ? status_json_time(since) : json_null(), "policies",
 			 pols ? pols : json_null());
 }
@@ -413,6 +433,17 @@ enum MHD_Result status_h_metrics(struct status_server *s, struct request *req)
 
 	if (d->dp)
 		dataplane_get_stats(d->dp, &st);
+	if (d->nflog) {
+		struct nflog_stats ns;
+
+		nflog_get_stats(d->nflog, &ns);
+		snap.has_nflog = true;
+		snap.nflog_malformed = ns.malformed;
+		snap.nflog_overruns = ns.overruns;
+		snap.nflog_unattributed = ns.unattributed;
+		snap.nflog_audit_records = ns.audit_records;
+	}
+	metrics_read_pod_latency(s->m, &d->pod_latency);
 	snap.commits = st.commits;
 	snap.kernel_errors = st.kernel_errors;
 	snap.drift_repairs = st.drift_repairs;
@@ -463,50 +494,18 @@ struct event_stream {
 	struct event_stream *next, **pprev;
 };
 
-/* One deny record as a line of JSON; returns its length (0 if it did not fit). */
+/* One deny record as a line of JSON (nflog_format_json's shape); its length, 0 if it did not fit. */
 static size_t format_record(const struct deny_record *r, char *buf, size_t max)
 {
-	char src_ip[64] = "", dst_ip[64] = "", proto[8];
-	const char *pname = event_proto_name(r->proto);
-	_cleanup_json_ json_t *pols = json_array();
-	_cleanup_json_ json_t *j = NULL;
-	_cleanup_free_ char *text = NULL;
-	const char *p = r->policies;
 	size_t n;
 
-	if (r->src_ip.family)
-		ip_addr_fmt(&r->src_ip, src_ip, sizeof(src_ip));
-	if (r->dst_ip.family)
-		ip_addr_fmt(&r->dst_ip, dst_ip, sizeof(dst_ip));
-	if (!pname) {
-		snprintf(proto, sizeof(proto), "%u", r->proto);
-		pname = proto;
-	}
-	while (pols && *p) {
-		size_t l = strcspn(p, ",");
-
-		if (l)
-			json_array_append_new(pols, json_stringn(p, l));
-		p += l;
-		if (*p == ',')
-			p++;
-	}
-	j = json_pack("{s:o, s:s, s:s, s:s%, s:s%, s:o, s:o, s:s, s:I, s:O}", "time",
-		      status_json_time(&r->time), "direction", direction_name(r->dir), "action",
-		      r->audit ? "audit" : "deny", "src", r->src, strnlen(r->src, sizeof(r->src)),
-		      "dst", r->dst, strnlen(r->dst, sizeof(r->dst)), "src_ip",
-		      status_json_str_or_null(src_ip), "dst_ip", status_json_str_or_null(dst_ip),
-		      "protocol", pname, "port", (json_int_t)r->port, "policies", pols);
-	if (!j)
+	if (max < 2)
 		return 0;
-	text = json_dumps(j, JSON_COMPACT);
-	if (!text)
+	n = nflog_format_json(r, buf, max - 1);
+	if (n + 2 >= max)
 		return 0;
-	n = strlen(text);
-	if (n + 2 > max)
-		return 0;
-	memcpy(buf, text, n);
 	buf[n++] = '\n';
+	buf[n] = '\0';
 	return n;
 }
 

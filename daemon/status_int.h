@@ -64,8 +64,8 @@ struct status_server {
 	struct status_track *track;   /* per policy / pod programming times, object errors */
 	uint64_t tracked_generation;  /* programmed_generation the track was updated for */
 	struct metrics *m;
-	uint64_t pending_since;  /* loop time of the oldest synced input not yet committed, 0: none */
-	unsigned pending_kinds;  /* its kinds, 1u << enum obj_kind (metrics.h) */
+	uint64_t pending_since; /* loop time of the oldest input synced, not committed; 0: none */
+	unsigned pending_kinds; /* its kinds, 1u << enum obj_kind (metrics.h) */
 	struct event_sub *deny_sub; /* deny records counted into the metrics */
 	struct deny_record recent[STATUS_RECENT_EVENTS]; /* GET /v1/events?follow=false */
 	size_t recent_head, n_recent;

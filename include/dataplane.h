@@ -86,5 +86,20 @@ void dataplane_get_stats(const struct dataplane *dp, struct dataplane_stats *ret
 typedef void (*dataplane_pod_fn)(void *ud, const struct pod_obj *pod, bool removed);
 void dataplane_set_pod_hook(struct dataplane *dp, dataplane_pod_fn cb, void *ud);
 
+/*
+ * Per-rule packet counters: the `counter` of every line compiled from rule
+ * index of policy ns/name in dir, summed over the per-pod chains (local
+ * pods). The kernel's rules are dumped at most once per
+ * DATAPLANE_COUNTERS_MAX_AGE seconds (a short blocking netlink dump on the
+ * commit socket), else the cached values are used. A rule on no chain has 0.
+ * Returns 0 or -errno; does not log.
+ */
+#define DATAPLANE_COUNTERS_MAX_AGE 1.0
+struct dataplane_counters {
+	uint64_t packets, bytes;
+};
+int dataplane_rule_counters(struct dataplane *dp, const char *ns, const char *name,
+			    enum direction dir, unsigned index, struct dataplane_counters *ret);
+
 /* Remove our table (uninstall). Returns 0, or 0 as well when it does not exist. */
 int dataplane_cleanup(const char *table);

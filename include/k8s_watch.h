@@ -115,6 +115,13 @@ size_t k8s_store_drain(struct k8s_store *s, const struct k8s_store_sink *sink);
 
 const struct k8s_entry *k8s_store_find(const struct k8s_store *s, const char *ns, const char *name);
 
+/*
+ * Call fn for every key whose current version was rejected (e->invalid set),
+ * in no particular order; fn must not change the store. Returns how many.
+ */
+size_t k8s_store_foreach_invalid(const struct k8s_store *s,
+				 void (*fn)(void *ud, const struct k8s_entry *e), void *ud);
+
 /* ---- the list/watch machine ---- */
 
 enum k8s_watch_state {

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 
 #include "model.h"
+#include "pod_latency.h"
 
 /* Distinct namespace label values of netpold_deny_records_total; the rest count as "_other". */
 #define METRICS_MAX_DENY_NAMESPACES 64
@@ -42,10 +43,21 @@ void metrics_free(struct metrics *m);
  * Accepts m == NULL (all observers do).
  */
 void metrics_observe_latency(struct metrics *m, unsigned kinds, double seconds);
-/* One reconcile took seconds; its batch had msgs netlink messages and elems set elements (0: none committed). */
+/*
+ * One reconcile took seconds; its batch had msgs netlink messages and elems
+ * set elements (msgs 0: nothing committed, no batch observed).
+ */
 void metrics_observe_reconcile(struct metrics *m, double seconds, uint64_t msgs, uint64_t elems);
 /* One deny record of a pod in namespace ns (NULL: not a pod, counted as "_none"). */
 void metrics_count_deny(struct metrics *m, const char *ns);
+/*
+ * Observe pod programming latencies (netpold_pod_programming_latency_seconds)
+ * that pl recorded since the last call: m keeps its own cursor into pl's
+ * ring. Observations that fell out of the ring unread are counted in
+ * netpold_pod_programming_latency_lost_total. Call after every commit and at
+ * scrape time; cheap when nothing is new.
+ */
+void metrics_read_pod_latency(struct metrics *m, const struct pod_latency *pl);
 
 /* The daemon's current values, read at scrape time. */
 struct metrics_resource {
@@ -62,6 +74,9 @@ struct metrics_snapshot {
 	uint64_t local_pods;
 	uint64_t source_errors;
 	uint64_t deny_records_dropped; /* records lost by slow /v1/events readers */
+	/* the NFLOG reader's counters (nflog_get_stats); has_nflog false: no reader */
+	bool has_nflog;
+	uint64_t nflog_malformed, nflog_overruns, nflog_unattributed, nflog_audit_records;
 	double start_time_seconds;     /* unix time netpold started */
 	struct metrics_resource resources[METRICS_MAX_RESOURCES];
 	size_t n_resources; /* 0: the source is not the Kubernetes API */

@@ -111,5 +111,11 @@ int nflog_parse_l34(int family, const uint8_t *p, size_t len, struct nflog_l34 *
 int nflog_make_record(const struct engine *e, const struct nflog_packet *pkt,
 		      struct deny_record *ret);
 
-/* The record as one JSON object (no newline), into buf; returns the length (truncated at max - 1). */
+/*
+ * The record as one JSON object (no newline) into buf: the only shape of a
+ * deny record, used by the log line and by /v1/events (docs/deny-records.md).
+ * Returns the length; an answer cut at max - 1 did not fit (NFLOG_JSON_MAX
+ * always does).
+ */
+#define NFLOG_JSON_MAX 4096
 size_t nflog_format_json(const struct deny_record *r, char *buf, size_t max);

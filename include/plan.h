@@ -115,7 +115,7 @@ enum plan_addr { PLAN_ADDR_NONE, PLAN_ADDR_SRC, PLAN_ADDR_DST };
  * One rule, as the conjunction: [meta nfproto] [ct state established,related]
  * [icmpv6 nd] [addr lookup @set | addr . l4proto . th dport @set (named)]
  * [addr != @nset] [meta l4proto] [th dport lo-hi]
- * [limit rate R/second burst B packets log group G prefix "P"] verdict.
+ * [limit rate R/second burst B packets log group G prefix "P"] [counter] verdict.
  */
 struct plan_rule {
 	uint8_t nfproto; /* 0, NFPROTO_IPV4, NFPROTO_IPV6 */
@@ -133,6 +133,13 @@ struct plan_rule {
 	uint8_t l4proto;
 	bool has_ports;
 	uint16_t port_lo, port_hi;
+	/*
+	 * `counter` before the verdict (per-pod chains' allow and deny rules).
+	 * packets/bytes are only filled by the parser of dumped rules and are
+	 * ignored by plan_rule_equal(): a counter's value is no difference.
+	 */
+	bool counter;
+	uint64_t packets, bytes;
 	enum plan_verdict verdict;
 	char *comment;
 };

@@ -27,6 +27,7 @@ struct pod_latency {
 	uint64_t count;          /* observations so far (the next one's sequence number) */
 	double sum;              /* of all observations, seconds */
 	uint64_t overflow;       /* pods not tracked because pending was full */
+	bool armed; /* after the first successful commit (pods present at start are not new) */
 };
 
 /* Start tracking pods of node_name (copied). 0 or -ENOMEM. */
@@ -39,7 +40,11 @@ void pod_latency_input(struct pod_latency *pl, uint64_t usec);
 /* dataplane_pod_fn: a pod changed (ud is the struct pod_latency). */
 void pod_latency_hook(void *ud, const struct pod_obj *pod, bool removed);
 
-/* A commit succeeded at now_usec: every pending pod becomes one observation. */
+/*
+ * A commit succeeded at now_usec: every pending pod becomes one observation.
+ * The first call only arms the tracker: the pods programmed by netpold's
+ * first sync were not new.
+ */
 void pod_latency_committed(struct pod_latency *pl, uint64_t now_usec);
 
 /*

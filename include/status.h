@@ -22,7 +22,8 @@ struct status_server;
 #define STATUS_SYNC_TIMEOUT_USEC 30000000u /* a POST /v1/sync answers 503 after this */
 #define STATUS_METRICS_MAX_CONNECTIONS 16
 #define STATUS_MAX_EVENT_STREAMS 8         /* concurrent GET /v1/events */
-#define STATUS_EVENTS_KEEPALIVE_USEC 25000000u /* an empty line on idle streams: finds dead readers */
+/* an empty line on idle event streams, so a reader that went away is noticed */
+#define STATUS_EVENTS_KEEPALIVE_USEC 25000000u
 #define STATUS_MAX_RESPONSE (16u * 1024 * 1024) /* a bigger answer is refused with 507 */
 #define STATUS_MAX_POD_LIST 100000         /* items in /v1/pods and /v1/policies */
 #define STATUS_RECENT_EVENTS 64            /* deny records kept for GET /v1/events?follow=false */

@@ -55,6 +55,102 @@ int decode_document(struct decode_run *run, const struct decode_doc *doc);
 int decode_yaml_stream(struct decode_run *run, const char *buf, size_t len);
 
 /*
+ * Path-tracking field readers (decode_field.c), used by decode_object.c and
+ * decode_netpol.c. A dctx carries the JSON path of the field being read, so
+ * every rejection names it: "spec.ingress[0].from[1].ipBlock.cidr: ...".
+ */
+struct dctx {
+	char path[DECODE_PATH_MAX];
+	size_t plen;
+	char *err;
+	size_t errlen;
+};
+
+/* Append ".key" or "[i]" to the path; returns the old length, for dctx_pop(). */
+size_t dctx_push_key(struct dctx *c, const char *key);
+size_t dctx_push_index(struct dctx *c, size_t i);
+void dctx_pop(struct dctx *c, size_t old);
+
+/* Record "path: message" (or "path.key: message") in the error buffer; return -EINVAL. */
+int dctx_fail(struct dctx *c, const char *fmt, ...) _printf_(2, 3);
+int dctx_fail_key(struct dctx *c, const char *key, const char *fmt, ...) _printf_(3, 4);
+/* Record "out of memory"; return -ENOMEM. */
+int dctx_oom(struct dctx *c);
+
+/*
+ * Field key of obj with type t (JSON_TRUE for any boolean): *ret NULL when
+ * absent or null. The typed variants also bound a string's length or an
+ * integer's range. Return 0 or -EINVAL.
+ */
+int dctx_get(struct dctx *c, const json_t *obj, const char *key, json_type t, json_t **ret);
+int dctx_get_str(struct dctx *c, const json_t *obj, const char *key, size_t maxlen,
+		 const char **ret);
+int dctx_get_int(struct dctx *c, const json_t *obj, const char *key, int64_t min, int64_t max,
+		 bool *ret_has, int64_t *ret);
+/* "protocol": TCP when absent. */
+int dctx_get_proto(struct dctx *c, const json_t *obj, enum proto *ret);
+/* A port or targetPort: an integer 1-65535, a string of digits, or a port name (*ret_name). */
+int dctx_get_port(struct dctx *c, const json_t *obj, const char *key, bool *ret_has,
+		  uint16_t *ret_num, const char **ret_name);
+/* A label map (labels, matchLabels, a Service selector); *ret_has may be NULL. */
+int dctx_get_labels(struct dctx *c, const json_t *obj, const char *key, bool *ret_has,
+		    struct labels *ret);
+
+int dctx_check_count(struct dctx *c, const char *key, size_t n, size_t max);
+/* strdup of s (NULL stays NULL). Returns 0 or -ENOMEM. */
+int dctx_dup_str(struct dctx *c, const char *s, char **ret);
+
+/*
+ * v, at the current path, must be a string among words[0..n): returns its
+ * index, or -EINVAL with "unsupported <what> "v" (must be A, B or C)".
+ */
+int dctx_word(struct dctx *c, const json_t *v, const char *what, const char *const *words,
+	      size_t n);
+
+/* Decodes one array element (NULL for a null element, which Go reads as {}) into item. */
+typedef int (*dctx_elem_fn)(struct dctx *c, const json_t *elem, void *item);
+
+/*
+ * fn on each element of arr (field key of the current object; may be NULL),
+ * with the path at key[i]; elements must be objects. fn gets items + i * size
+ * (size 0: items itself). Stops at the first failure and returns it.
+ */
+int dctx_each(struct dctx *c, const char *key, const json_t *arr, void *items, size_t size,
+	      dctx_elem_fn fn);
+
+/*
+ * arr decoded into a new array of at most max items of size bytes, by
+ * dctx_each(). *ret and *ret_n are set before the first element is decoded,
+ * so that the caller's destructor frees what was filled when one fails.
+ * An empty or absent arr leaves both untouched. Returns 0, -EINVAL, -ENOMEM.
+ */
+int dctx_list(struct dctx *c, const char *key, const json_t *arr, size_t max, size_t size,
+	      dctx_elem_fn fn, void **ret, size_t *ret_n);
+
+/* A shortened, quoted copy of s for a message (valid until the end of the statement). */
+#define Q(s) decode_quote((s), (char[96]){0}, 96)
+
+/* Common metadata of an object (decode_object.c); strings point into the tree. */
+struct decode_meta {
+	const char *ns; /* "default" when absent; NULL for cluster-scoped kinds */
+	const char *name;
+	const char *uid;
+	int64_t generation;
+	json_t *m; /* the metadata object */
+};
+
+/*
+ * An object's metadata, with copies of its namespace (the object is
+ * namespaced when ret_ns is set), name and uid (when ret_uid is set).
+ * Returns 0, -EINVAL or -ENOMEM.
+ */
+int decode_meta(struct dctx *c, const json_t *obj, struct decode_meta *ret, char **ret_ns,
+		char **ret_name, char **ret_uid);
+
+/* A NetworkPolicy (decode_netpol.c). Returns 0, -EINVAL or -ENOMEM. */
+int decode_netpol(struct dctx *c, const json_t *obj, struct netpol **ret);
+
+/*
  * Validate one object of the given kind and convert it (decode_object.c).
  * Returns 0 and fills ret; -EINVAL with the message ("path: problem") in
  * err; or -ENOMEM.

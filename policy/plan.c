@@ -210,7 +210,7 @@ bool plan_rule_equal(const struct plan_rule *a, const struct plan_rule *b)
 	       str_eq(a->set, b->set) && a->l4proto == b->l4proto && a->has_ports == b->has_ports &&
 	       (!a->has_ports || (a->port_lo == b->port_lo && a->port_hi == b->port_hi)) &&
 	       a->verdict == b->verdict && str_eq(a->comment, b->comment) &&
-	       str_eq(a->nset, b->nset) && a->log == b->log &&
+	       str_eq(a->nset, b->nset) && a->log == b->log && a->counter == b->counter &&
 	       (!a->log || (a->log_group == b->log_group && a->log_rate == b->log_rate &&
 			    a->log_burst == b->log_burst && str_eq(a->log_prefix, b->log_prefix)));
 }

@@ -134,7 +134,8 @@ static int add_rule_lines(struct plan_chain *c, const struct pod_obj *pod, enum 
 
 	for (size_t t = 0; t < (cr->rule->n_peers ? nt : 1); t++) {
 		for (int i = 0; i < n; i++) {
-			struct plan_rule pl = {.verdict = PLAN_V_RETURN, .comment = comment};
+			struct plan_rule pl = {.verdict = PLAN_V_RETURN, .counter = true,
+					       .comment = comment};
 
 			if (cr->rule->n_peers) {
 				bool v4 = targets[t] == PLAN_SET_PODS4 || targets[t] == PLAN_SET_CIDR4;
@@ -160,6 +161,7 @@ static int add_rule_lines(struct plan_chain *c, const struct pod_obj *pod, enum 
 		for (int f = 0; f < 2; f++) {
 			struct plan_rule pl = {
 				.verdict = PLAN_V_RETURN,
+				.counter = true,
 				.comment = comment,
 				.nfproto = f == 0 ? NFPROTO_IPV4 : NFPROTO_IPV6,
 				.addr = PLAN_ADDR_DST,
@@ -248,19 +250,23 @@ int plan_pod_chain(const struct engine *e, const struct plan_config *cfg,
 	if (cfg->log && (r = push_log(c, cfg, pod, dir, audit)) < 0)
 		goto fail;
 	if (audit) {
-		struct plan_rule allow = {.verdict = PLAN_V_RETURN, .comment = "audit: allow"};
+		/* counted like a deny: what the audit policies would have denied */
+		struct plan_rule allow = {.verdict = PLAN_V_RETURN, .counter = true,
+					  .comment = "audit: allow"};
 
 		if ((r = chain_push(c, &allow)) < 0)
 			goto fail;
 	} else if (cfg->reject) {
 		struct plan_rule tcp = {.l4proto = PROTO_TCP, .verdict = PLAN_V_REJECT_TCP,
+					.counter = true, .comment = "deny"};
+		struct plan_rule any = {.verdict = PLAN_V_REJECT_ICMPX, .counter = true,
 					.comment = "deny"};
-		struct plan_rule any = {.verdict = PLAN_V_REJECT_ICMPX, .comment = "deny"};
 
 		if ((r = chain_push(c, &tcp)) < 0 || (r = chain_push(c, &any)) < 0)
 			goto fail;
 	} else {
-		struct plan_rule drop = {.verdict = PLAN_V_DROP, .comment = "deny"};
+		struct plan_rule drop = {.verdict = PLAN_V_DROP, .counter = true,
+					 .comment = "deny"};
 
 		if ((r = chain_push(c, &drop)) < 0)
 			goto fail;
@@ -275,8 +281,9 @@ fail:
 /* ---- base objects ---- */
 
 /*
- * Fail-closed: ip saddr @fc_range4 ip saddr != @fc_known4 reject (and daddr in
- * forward, where the destination can be a local pod).
+ * Fail-closed: ip saddr @fc_range4 ip saddr != @fc_known4 meta l4proto tcp
+ * reject with tcp reset, then the same with reject with icmpx admin-prohibited
+ * (and daddr in forward, where the destination can be a local pod).
  */
 static int add_fc_rules(struct plan_chain *c, const struct plan_config *cfg, bool ingress)
 {
@@ -294,10 +301,16 @@ static int add_fc_rules(struct plan_chain *c, const struct plan_config *cfg, boo
 				.addr = a ? PLAN_ADDR_DST : PLAN_ADDR_SRC,
 				.set = f ? PLAN_FC_RANGE6 : PLAN_FC_RANGE4,
 				.nset = f ? PLAN_FC_KNOWN6 : PLAN_FC_KNOWN4,
-				.verdict = PLAN_V_REJECT_ICMPX,
+				.l4proto = PROTO_TCP,
+				.verdict = PLAN_V_REJECT_TCP,
 				.comment = a ? "fail-closed: to an unknown pod address"
 					     : "fail-closed: from an unknown pod address",
 			};
+			/* TCP gets a reset (Linux TCP over IPv6 ignores admin-prohibited in SYN-SENT) */
+			if ((r = chain_push(c, &fc)) < 0)
+				return r;
+			fc.l4proto = 0;
+			fc.verdict = PLAN_V_REJECT_ICMPX;
 			if ((r = chain_push(c, &fc)) < 0)
 				return r;
 		}

@@ -235,10 +235,13 @@ async def pump_chunks(ur, cw, watch_res):
             if a == "garbage":
                 cw.write(chunk(b"this is not JSON {{{ \x01\x02\n"))
             elif a == "badevent":
-                cw.write(chunk(b'{"type":"BOGUS","object":{}}\n'
+                # a valid event with an invalid object first (the watch goes on), then
+                # events that are not events (the watch is dropped)
+                cw.write(chunk(b'{"type":"ADDED","object":{"metadata":{"name":"ghost","namespace":"demo",'
+                               b'"resourceVersion":"1"},"spec":{"nodeName":"node-1"},'
+                               b'"status":{"podIP":"10.244.1.300"}}}\n'
                                b'{"type":"ADDED","object":42}\n'
-                               b'{"type":"ADDED","object":{"metadata":{"name":"ghost","namespace":"demo"},'
-                               b'"spec":{"nodeName":"node-1"},"status":{"podIP":"10.244.1.300"}}}\n'
+                               b'{"type":"BOGUS","object":{}}\n'
                                b'[1,2,3]\n'))
             elif a == "huge":
                 cw.write(chunk(b'{"type":"ADDED","object":{"metadata":{"name":"' +
@@ -377,8 +380,7 @@ policy() { # policy NAME N: admit 192.0.2.N/32 to the web pod
 arm() { : >"$CMD/$1"; }
 # wait_applied CMD SECONDS: the proxy consumed the command
 wait_applied() {
-	local i
-	for i in $(seq 1 $(($2 * 20))); do [ -e "$CMD/$1" ] || return 0; sleep 0.05; done
+	for _ in $(seq 1 $(($2 * 20))); do [ -e "$CMD/$1" ] || return 0; sleep 0.05; done
 	return 1
 }
 log_since() { tail -n +"$(($1 + 1))" "$LOG"; }
@@ -429,9 +431,9 @@ fi
 [ ! -e "$CMD/pods.list-truncate" ] && [ ! -e "$CMD/networkpolicies.list-garbage" ] ||
 	nok "the proxy did not apply the list damages"
 grep -E "kubernetes: pods:" "$LOG" | head -n 2 | sed 's/^/# /'
-grep -E "kubernetes: networkpolicies:" "$LOG" | head -n 2 | sed 's/^/# /'
-grep -qE "kubernetes: pods: .*" "$LOG" && ok "truncated pods list logged" || nok "truncated pods list not logged"
-grep -qE "kubernetes: networkpolicies: .*" "$LOG" && ok "garbage networkpolicies list logged" || nok "garbage list not logged"
+grep -E "kubernetes: networkpolicies[.:]" "$LOG" | head -n 2 | sed 's/^/# /'
+grep -qE "kubernetes: pods: list .*" "$LOG" && ok "truncated pods list logged" || nok "truncated pods list not logged"
+grep -qE "kubernetes: networkpolicies[.:].*unreadable answer" "$LOG" && ok "garbage networkpolicies list logged" || nok "garbage list not logged"
 wait_nft 10 "10.244.2.7" && ok "initial state programmed" || nok "client pod not in the table"
 
 # ---- 2. watch damages -------------------------------------------------------------------------
@@ -469,10 +471,15 @@ newclient() { # a new client pod, which must join the policy's peer set
 }
 fault "garbage line in the pods watch" pods garbage "newclient" "10.244.2.8" "kubernetes: pods:"
 fault "invalid events in the pods watch" pods badevent "newclient" "10.244.2.9" "kubernetes: pods:|ghost|BOGUS"
+if grep -E "ghost" "$LOG" >"$WORK/msg"; then
+	ok "invalid Pod in a valid watch event logged: $(head -n 1 "$WORK/msg" | sed 's/^netpold\[[0-9]*\] //' | cut -c1-300)"
+else
+	nok "the invalid Pod demo/ghost in a valid watch event was not logged"
+fi
 fault "pods watch cut mid-object" pods truncate "newclient" "10.244.2.10" "kubernetes: pods:"
-fault "networkpolicies watch cut mid-object" networkpolicies truncate "policy p1 1" "192.0.2.1" "kubernetes: networkpolicies:"
-fault "networkpolicies watch cut mid-object, clean end" networkpolicies truncate-clean "policy p2 2" "192.0.2.2" "kubernetes: networkpolicies:"
-fault "9 MiB line in the networkpolicies watch" networkpolicies huge "policy p3 3" "192.0.2.3" "kubernetes: networkpolicies:"
+fault "networkpolicies watch cut mid-object" networkpolicies truncate "policy p1 1" "192.0.2.1" "kubernetes: networkpolicies[.:]"
+fault "networkpolicies watch cut mid-object, clean end" networkpolicies truncate-clean "policy p2 2" "192.0.2.2" "kubernetes: networkpolicies[.:]"
+fault "9 MiB line in the networkpolicies watch" networkpolicies huge "policy p3 3" "192.0.2.3" "kubernetes: networkpolicies[.:]"
 alive && ok "netpold alive after every stream damage (PID $NETPOLD_PID)" || fatal "netpold died"
 
 # ---- 3. kube-apiserver SIGKILLed and restarted ------------------------------------------------

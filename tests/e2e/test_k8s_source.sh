@@ -4,9 +4,11 @@
 #
 # netpold's Kubernetes source against a real kube-apiserver (tests/e2e/cluster.sh):
 # a missing RBAC permission (clear 403, not ready), the initial state programmed,
-# apply -> committed latency (p50/p99 over 20 applies), a pod label changing set
-# elements, deletions, a ServiceAccount token rotated in its tokenFile, the API
-# server stopped (table kept, degraded) and restarted (410 -> relist, catch-up).
+# apply -> committed latency (p50/p99 over 20 applies, and the trigger="policy"
+# histogram of /metrics), a pod label changing set elements, a policy netpold
+# rejects (its error in /v1/policies/NS/NAME until fixed or deleted), deletions, a
+# ServiceAccount token rotated in its tokenFile, the API server stopped (table
+# kept, degraded) and restarted (410 -> relist, catch-up).
 # netpold runs in the host network namespace with its own table and status
 # socket, removed with --cleanup at the end. Exit 0 pass, 1 fail, 77 skip.
 set -uo pipefail
@@ -112,6 +114,32 @@ wait_for() {
 		    time.sleep(0.01)
 		sys.exit(1)
 	EOF
+}
+
+# get PATH: GET PATH on the status socket, the body on stdout.
+get() { curl -sS --max-time 5 --unix-socket "$SOCK" "http://localhost$1"; }
+
+# policy_errors NS NAME: GET /v1/policies/NS/NAME's errors, one line each, '|'-separated.
+policy_errors() {
+	get "/v1/policies/$1/$2" | python3 -c '
+import json, sys
+print("|".join("%s %s/%s %s: %s" % (e["kind"], e["namespace"], e["name"], e["source"],
+                                    e["message"]) for e in json.load(sys.stdin)["errors"]))'
+}
+wait_errors() { # wait_errors SECONDS NS NAME PATTERN|"": until the errors match (or are none)
+	local i out
+	for i in $(seq 1 $(($1 * 20))); do
+		out=$(policy_errors "$2" "$3")
+		if [ -z "$4" ]; then [ -z "$out" ] && return 0; else case $out in *"$4"*) return 0 ;; esac; fi
+		sleep 0.05
+	done
+	echo "# $2/$3 errors: ${out:-none}"
+	return 1
+}
+# latency_count TRIGGER: netpold_programming_latency_seconds_count of that trigger.
+latency_count() {
+	get /metrics | awk -v t="trigger=\"$1\"" \
+		'$1 == "netpold_programming_latency_seconds_count{" t "}" { print $2; exit }'
 }
 
 # (not a pipe into grep -q: with pipefail, nft's SIGPIPE would read as "absent")
@@ -328,6 +356,46 @@ print(f"# apply->committed over {len(sent)} creates: from the POST p50 {pct(sent
 sys.exit(0 if len(sent) == 20 else 1)
 EOF
 nft_has "192.0.2.20" && ok "20 policies programmed" || nok "policy p20 not in the table"
+
+# --- each create was one sync that changed a NetworkPolicy: one trigger="policy" sample each
+n=$(latency_count policy)
+[ "${n:-0}" -ge 20 ] && ok "/metrics: $n latency samples with trigger=\"policy\"" ||
+	nok "/metrics: ${n:-no} latency samples with trigger=\"policy\", want >= 20"
+n=$(latency_count pod)
+[ "${n:-0}" -ge 2 ] && ok "/metrics: $n latency samples with trigger=\"pod\" (labels)" ||
+	nok "/metrics: ${n:-no} latency samples with trigger=\"pod\", want >= 2"
+expect "/metrics: no trigger=\"unknown\" sample from the Kubernetes source" \
+	"$(latency_count unknown)" "0"
+
+# --- a policy netpold rejects (the API server accepts any annotation): the last valid
+# version stays enforced, the error is on the policy until it is fixed or deleted
+kubectl -n demo annotate networkpolicy web-from-clients netpold.io/mode=bogus >/dev/null ||
+	nok "annotate web-from-clients"
+kubectl apply -f - >/dev/null <<'EOF' || nok "create bad"
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: bad, namespace: demo, annotations: {netpold.io/mode: bogus}}
+spec: {podSelector: {}}
+EOF
+if wait_errors 10 demo web-from-clients "NetworkPolicy demo/web-from-clients $CLUSTER_SERVER: "; then
+	ok "rejected update: error on the policy: $(policy_errors demo web-from-clients)"
+else
+	nok "rejected update: no error on the policy"
+fi
+wait_errors 10 demo bad "netpold.io/mode" && ok "rejected new policy: error on its 404" ||
+	nok "rejected new policy: no error"
+expect "rejected: source errors" "$(status 's["source"]["errors"]')" "2"
+expect "rejected update: last valid version still enforced" \
+	"$(get /v1/policies/demo/web-from-clients | python3 -c 'import json, sys; print(json.load(sys.stdin)["mode"])')" \
+	"enforce"
+kubectl -n demo annotate networkpolicy web-from-clients netpold.io/mode=enforce --overwrite \
+	>/dev/null || nok "fix web-from-clients"
+wait_errors 10 demo web-from-clients "" && ok "fixed: error cleared" || nok "fixed: error still there"
+wait_errors 2 demo bad "netpold.io/mode" && ok "fixed one: the other error stands" ||
+	nok "fixed one: the other error is gone"
+kubectl -n demo delete networkpolicy bad >/dev/null || nok "delete bad"
+wait_errors 10 demo bad "" && ok "deleted: error cleared" || nok "deleted: error still there"
+expect "no source errors left" "$(status 's["source"]["errors"]')" "0"
 
 # --- delete
 kubectl -n demo delete networkpolicy p20 >/dev/null || nok "delete p20"

@@ -99,7 +99,8 @@ static inline void fuzz_check_selector(const struct selector *s)
 			FUZZ_CHECK(q->n_values > 0, "In/NotIn without values");
 		FUZZ_CHECK(q->n_values <= MODEL_MAX_SELECTOR_VALUES, "%zu values", q->n_values);
 		for (size_t j = 0; j < q->n_values; j++) {
-			FUZZ_CHECK(q->values[j] && strlen(q->values[j]) <= MODEL_MAX_LABEL_VALUE_LEN,
+			FUZZ_CHECK(q->values[j] &&
+					   strlen(q->values[j]) <= MODEL_MAX_LABEL_VALUE_LEN,
 				   "value %zu", j);
 			if (j > 0)
 				FUZZ_CHECK(strcmp(q->values[j - 1], q->values[j]) < 0,
@@ -121,8 +122,8 @@ static inline void fuzz_check_cidr(const struct cidr *c)
 		   c->addr.family);
 	FUZZ_CHECK(c->plen <= bits, "plen %u", c->plen);
 	for (unsigned b = c->plen; b < 128; b++)
-		FUZZ_CHECK(!(c->addr.a[b / 8] & (1u << (7 - b % 8))), "host bit %u set (plen %u)", b,
-			   c->plen);
+		FUZZ_CHECK(!(c->addr.a[b / 8] & (1u << (7 - b % 8))), "host bit %u set (plen %u)",
+			   b, c->plen);
 }
 
 static inline void fuzz_check_rule(const struct np_rule *r)
@@ -132,7 +133,8 @@ static inline void fuzz_check_rule(const struct np_rule *r)
 		const struct np_peer *p = &r->peers[i];
 
 		if (p->kind == PEER_SELECTOR) {
-			FUZZ_CHECK(p->has_pod_selector || p->has_ns_selector, "peer without selector");
+			FUZZ_CHECK(p->has_pod_selector || p->has_ns_selector,
+				   "peer without selector");
 			fuzz_check_selector(&p->pod_selector);
 			fuzz_check_selector(&p->ns_selector);
 			continue;
@@ -189,9 +191,10 @@ static inline void fuzz_check_object(const struct k8s_object *o, enum obj_kind w
 				   "ip family");
 			if (p->ips[i].family == AF_INET)
 				for (unsigned b = 4; b < 16; b++)
-					FUZZ_CHECK(p->ips[i].a[b] == 0, "v4 address with tail bytes");
+					FUZZ_CHECK(p->ips[i].a[b] == 0, "v4 address, tail");
 			for (size_t j = 0; j < i; j++)
-				FUZZ_CHECK(p->ips[i].family != p->ips[j].family, "two ips of a family");
+				FUZZ_CHECK(p->ips[i].family != p->ips[j].family,
+					   "two ips of a family");
 		}
 		FUZZ_CHECK(p->n_ports <= MODEL_MAX_CONTAINER_PORTS, "%zu ports", p->n_ports);
 		for (size_t i = 0; i < p->n_ports; i++) {

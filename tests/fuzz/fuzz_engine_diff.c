@@ -63,7 +63,9 @@ static void gen_labels(struct fuzz_in *in, struct labels *l)
 	for (unsigned n = fz_below(in, 4); n > 0; n--) {
 		const char *k = keys[fz_below(in, ELEMENTSOF(keys))];
 
-		FUZZ_CHECK(labels_set(l, k, vals[fz_below(in, ELEMENTSOF(vals))]) == 0, "labels_set");
+		const char *v = vals[fz_below(in, ELEMENTSOF(vals))];
+
+		FUZZ_CHECK(labels_set(l, k, v) == 0, "labels_set");
 	}
 }
 
@@ -149,7 +151,8 @@ static void gen_ipblock(struct fuzz_in *in, struct np_peer *p)
 		for (unsigned b = 0; b < p->cidr.plen; b++) {
 			uint8_t m = (uint8_t)(1u << (7 - b % 8));
 
-			x->addr.a[b / 8] = (uint8_t)((x->addr.a[b / 8] & ~m) | (p->cidr.addr.a[b / 8] & m));
+			x->addr.a[b / 8] =
+				(uint8_t)((x->addr.a[b / 8] & ~m) | (p->cidr.addr.a[b / 8] & m));
 		}
 		canonical(x);
 	}
@@ -466,16 +469,19 @@ static void check_members(struct world *w, const struct reference_world *rw)
 			continue;
 		FUZZ_CHECK(engine_rule_members(w->e, id, collect, &got) == (int)got.n,
 			   "engine_rule_members count");
-		FUZZ_CHECK(got.n == sr->n, "rule %u: %zu members, the log says %zu", id, got.n, sr->n);
+		FUZZ_CHECK(got.n == sr->n, "rule %u: %zu members, the log says %zu", id, got.n,
+			   sr->n);
 		if (got.n) {
 			qsort(got.members, got.n, sizeof(char *), cmp_str);
 			qsort(sr->members, sr->n, sizeof(char *), cmp_str);
 		}
 		for (size_t i = 0; i < got.n; i++)
-			FUZZ_CHECK(!strcmp(got.members[i], sr->members[i]), "rule %u: member %s vs log %s",
-				   id, got.members[i], sr->members[i]);
+			FUZZ_CHECK(!strcmp(got.members[i], sr->members[i]),
+				   "rule %u: member %s vs log %s", id, got.members[i],
+				   sr->members[i]);
 		for (size_t i = 0; i < rw->n_pols; i++)
-			if (!strcmp(rw->pols[i]->ns, cr->pol->ns) && !strcmp(rw->pols[i]->name, cr->pol->name))
+			if (!strcmp(rw->pols[i]->ns, cr->pol->ns) &&
+			    !strcmp(rw->pols[i]->name, cr->pol->name))
 				rp = rw->pols[i];
 		FUZZ_CHECK(rp, "rule %u of a policy %s/%s we do not have", id, cr->pol->ns,
 			   cr->pol->name);
@@ -486,10 +492,12 @@ static void check_members(struct world *w, const struct reference_world *rw)
 			const struct pod_obj *p = rw->pods[i];
 			bool want = pod_is_peer(p) && reference_rule_member(rw, rp, rr, p);
 			char *k = member_key(p);
-			bool has = got.n && bsearch(&k, got.members, got.n, sizeof(char *), cmp_str);
+			bool has = got.n &&
+				   bsearch(&k, got.members, got.n, sizeof(char *), cmp_str);
 
-			FUZZ_CHECK(want == has, "rule %u (%s/%s %s[%u]): member %s: engine %d, reference %d",
-				   id, rp->ns, rp->name, direction_name(cr->dir), cr->index, k, has,
+			FUZZ_CHECK(want == has,
+				   "rule %u (%s/%s %s[%u]): member %s: engine %d, reference %d", id,
+				   rp->ns, rp->name, direction_name(cr->dir), cr->index, k, has,
 				   want);
 			free(k);
 		}
@@ -507,7 +515,8 @@ static char *target_sig(struct world *w, const struct pod_obj *p)
 
 	/* A pod no policy isolates has no chains: only the flip to or from chains matters. */
 	if (!pod_is_target(p) ||
-	    (!engine_pod_isolated(w->e, p, DIR_INGRESS) && !engine_pod_isolated(w->e, p, DIR_EGRESS)))
+	    (!engine_pod_isolated(w->e, p, DIR_INGRESS) &&
+	     !engine_pod_isolated(w->e, p, DIR_EGRESS)))
 		return xstrdup("no chains");
 	m = member_key(p);
 	o = (size_t)snprintf(buf, sizeof(buf), "%s node=%s", m, p->node_name ? p->node_name : "-");
@@ -581,7 +590,8 @@ static size_t endpoints(struct world *w, const struct reference_world *rw, int f
 		engine_endpoint_from_ip(w->e, &bare[i], &p->eng);
 		reference_endpoint_from_ip(rw, &bare[i], &p->ref);
 		FUZZ_CHECK(!p->eng.pod == !p->ref.pod, "owner of an ip: engine %s, reference %s",
-			   p->eng.pod ? p->eng.pod->name : "-", p->ref.pod ? p->ref.pod->name : "-");
+			   p->eng.pod ? p->eng.pod->name : "-",
+			   p->ref.pod ? p->ref.pod->name : "-");
 		if (p->eng.pod)
 			FUZZ_CHECK(!strcmp(p->eng.pod->ns, p->ref.pod->ns) &&
 					   !strcmp(p->eng.pod->name, p->ref.pod->name),
@@ -591,8 +601,9 @@ static size_t endpoints(struct world *w, const struct reference_world *rw, int f
 	return n;
 }
 
-static void check_verdict(struct world *w, const struct reference_world *rw, const struct ep_pair *s,
-			  const struct ep_pair *d, enum proto proto, uint16_t port)
+static void check_verdict(struct world *w, const struct reference_world *rw,
+			  const struct ep_pair *s, const struct ep_pair *d, enum proto proto,
+			  uint16_t port)
 {
 	struct explanation x;
 	bool got = engine_verdict(w->e, &s->eng, &d->eng, proto, port, NULL);
@@ -600,9 +611,10 @@ static void check_verdict(struct world *w, const struct reference_world *rw, con
 	char a[160], b[160];
 
 	FUZZ_CHECK(got == want, "%s -> %s %s/%u: engine %d, reference %d",
-		   ep_name(&s->eng, a, sizeof(a)), ep_name(&d->eng, b, sizeof(b)), proto_name(proto),
-		   port, got, want);
-	FUZZ_CHECK(engine_verdict(w->e, &s->eng, &d->eng, proto, port, &x) == got && x.allowed == got,
+		   ep_name(&s->eng, a, sizeof(a)), ep_name(&d->eng, b, sizeof(b)),
+		   proto_name(proto), port, got, want);
+	FUZZ_CHECK(engine_verdict(w->e, &s->eng, &d->eng, proto, port, &x) == got &&
+			   x.allowed == got,
 		   "the explained verdict differs");
 	if (x.self)
 		FUZZ_CHECK(got && s->eng.pod == d->eng.pod, "self verdict");
@@ -611,7 +623,8 @@ static void check_verdict(struct world *w, const struct reference_world *rw, con
 				   (x.ingress.isolated && !x.ingress.allowed),
 			   "denied without a denying half");
 	if (x.egress.isolated && x.egress.allowed && !x.self)
-		FUZZ_CHECK(x.egress.by.pol && x.egress.by.dir == DIR_EGRESS, "egress allowed by nothing");
+		FUZZ_CHECK(x.egress.by.pol && x.egress.by.dir == DIR_EGRESS,
+			   "egress allowed by nothing");
 	if (x.ingress.isolated && x.ingress.allowed && !x.self)
 		FUZZ_CHECK(x.ingress.by.pol && x.ingress.by.dir == DIR_INGRESS,
 			   "ingress allowed by nothing");
@@ -649,8 +662,8 @@ static void check(struct world *w, struct fuzz_in *in)
 
 		gen_ip(in, family, &bare[0]);
 		gen_ip(in, family, &bare[1]);
-		FUZZ_CHECK(ip_addr_parse(family == AF_INET ? "192.168.7.1" : "2001:db8::1", &bare[2]) ==
-				   0,
+		FUZZ_CHECK(!ip_addr_parse(family == AF_INET ? "192.168.7.1" : "2001:db8::1",
+					  &bare[2]),
 			   "ip_addr_parse");
 		n = endpoints(w, &rw, family, bare, eps);
 		for (size_t i = 0; i < n; i++)
@@ -730,7 +743,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 9:
 			i = fz_below(&in, POL_SLOTS);
 			if (w.pols[i]) {
-				delete_obj(&w, OBJ_NETWORK_POLICY, w.pols[i]->ns, w.pols[i]->name, true);
+				delete_obj(&w, OBJ_NETWORK_POLICY, w.pols[i]->ns, w.pols[i]->name,
+					   true);
 				netpol_free(w.pols[i]);
 				w.pols[i] = NULL;
 			}

@@ -19,9 +19,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static bool mask_known(void)
 {
 	static int v = -1;
+	const char *s;
 
-	if (v < 0)
-		v = getenv("NETPOLD_FUZZ_MASK_KNOWN") && !strcmp(getenv("NETPOLD_FUZZ_MASK_KNOWN"), "1");
+	if (v < 0) {
+		s = getenv("NETPOLD_FUZZ_MASK_KNOWN");
+		v = s && !strcmp(s, "1");
+	}
 	return v;
 }
 
@@ -52,7 +55,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (c.token) {
 			FUZZ_CHECK(*c.token, "empty token");
 			for (const char *p = c.token; *p; p++)
-				FUZZ_CHECK(*p > 0x20 && *p < 0x7f, "token byte 0x%02x", (unsigned char)*p);
+				FUZZ_CHECK(*p > 0x20 && *p < 0x7f, "token byte 0x%02x",
+					   (unsigned char)*p);
 		}
 		if (c.cert.len)
 			FUZZ_CHECK(c.cert.data[c.cert.len] == '\0' && c.key.data[c.key.len] == '\0',

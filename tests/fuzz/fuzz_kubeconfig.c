@@ -69,7 +69,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	atexit(cleanup);
 	aux("ca.crt", pem);
 	aux("client.crt", pem);
-	aux("client.key", "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEI\n-----END EC PRIVATE KEY-----\n");
+	aux("client.key",
+	    "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEI\n-----END EC PRIVATE KEY-----\n");
 	aux("token", "  eyJhbGciOiJSUzI1NiJ9.e30.sig\n");
 	snprintf(path1, sizeof(path1), "%s/config", dir);
 	snprintf(path2, sizeof(path2), "%s/config2", dir);
@@ -86,7 +87,7 @@ static void check_config(const struct k8s_conn_config *c)
 	FUZZ_CHECK(n > 0 && c->server[n - 1] != '/', "server \"%s\"", c->server);
 	FUZZ_CHECK(!strncmp(c->server, "https://", 8) || !strncmp(c->server, "http://", 7),
 		   "server \"%s\"", c->server);
-	FUZZ_CHECK(!c->cert.len == !c->key.len, "certificate without key or key without certificate");
+	FUZZ_CHECK(!c->cert.len == !c->key.len, "certificate and key apart");
 	FUZZ_CHECK(!(c->insecure && c->ca.len), "insecure with a CA");
 	if (c->ca.len)
 		FUZZ_CHECK(c->ca.data[c->ca.len] == '\0', "CA not NUL-terminated");
@@ -105,8 +106,8 @@ static void check_config(const struct k8s_conn_config *c)
 		FUZZ_CHECK(!c->exec.env || c->exec.env[c->exec.n_env] == NULL,
 			   "env not NULL-terminated");
 		for (size_t i = 0; i < c->exec.n_env; i++)
-			FUZZ_CHECK(strchr(c->exec.env[i], '=') != c->exec.env[i], "env entry \"%s\"",
-				   c->exec.env[i]);
+			FUZZ_CHECK(strchr(c->exec.env[i], '=') != c->exec.env[i],
+				   "env entry \"%s\"", c->exec.env[i]);
 	}
 }
 

@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *buf;
 	int r;
 
-	while (i < size && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n'))
+	while (i < size && data[i] && strchr(" \t\r\n", data[i]))
 		i++;
 	if (i < size && (data[i] == '{' || data[i] == '[')) {
 		/* An exact-size copy, so ASan catches reads past the end. */

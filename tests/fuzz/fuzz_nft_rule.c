@@ -10,7 +10,8 @@
  * libnftnl's setters (what nftnl_rule_nlmsg_parse() yields from a dump):
  *   u8 n_exprs, u8 udata_len, udata, then per expression u8 kind and, for
  *   each attribute of that kind in table order, u8 tag (0: unset) + value
- *   (u32: 4 bytes LE, u8: 1 byte, data/string: u8 len + bytes).
+ *   (u32: 4 bytes LE, u8: 1 byte, u16: 2 bytes BE, u64: 4 bytes LE + bits
+ *   32-39 + bits 56-63, data/string: u8 len + bytes).
  * Raw netlink is not used: libnftnl 1.2.4 exit()s or dereferences NULL on
  * malformed attributes, trusting the kernel; that is not our code.
  * NETPOLD_FUZZ_NFT_STRICT=1: the rebuilt rule must also print exactly like
@@ -35,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define MAX_EXPRS 16
 #define MAX_DATA 32 /* below libnftnl's 64-byte data registers */
 
-enum attr_type { A_U32, A_U8, A_DATA, A_STR };
+enum attr_type { A_U32, A_U8, A_U16, A_U64, A_DATA, A_STR };
 
 struct attr_desc {
 	uint16_t attr;
@@ -69,6 +70,12 @@ static const struct expr_desc exprs[] = {
 		       {NFTNL_EXPR_IMM_CHAIN, A_STR}}, 3},
 	{"reject", {{NFTNL_EXPR_REJECT_TYPE, A_U32}, {NFTNL_EXPR_REJECT_CODE, A_U8}}, 2},
 	{"counter", {{0, A_U32}}, 0},
+	{"limit", {{NFTNL_EXPR_LIMIT_RATE, A_U64}, {NFTNL_EXPR_LIMIT_UNIT, A_U64},
+		   {NFTNL_EXPR_LIMIT_BURST, A_U32}, {NFTNL_EXPR_LIMIT_TYPE, A_U32},
+		   {NFTNL_EXPR_LIMIT_FLAGS, A_U32}}, 5},
+	{"log", {{NFTNL_EXPR_LOG_GROUP, A_U16}, {NFTNL_EXPR_LOG_PREFIX, A_STR},
+		 {NFTNL_EXPR_LOG_SNAPLEN, A_U32}, {NFTNL_EXPR_LOG_QTHRESHOLD, A_U16},
+		 {NFTNL_EXPR_LOG_LEVEL, A_U32}, {NFTNL_EXPR_LOG_FLAGS, A_U32}}, 6},
 };
 
 static bool strict, verbose;
@@ -160,7 +167,8 @@ static struct nftnl_rule *decode_rule(struct fuzz_in *in)
 			 * libnftnl 1.2.4 frees an immediate's chain only with a jump/goto
 			 * verdict: any other combination would leak inside libnftnl.
 			 */
-			if (d->attrs[a].attr == NFTNL_EXPR_IMM_CHAIN && !strcmp(d->name, "immediate") &&
+			if (d->attrs[a].attr == NFTNL_EXPR_IMM_CHAIN &&
+			    !strcmp(d->name, "immediate") &&
 			    (!nftnl_expr_is_set(e, NFTNL_EXPR_IMM_VERDICT) ||
 			     ((int)nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_VERDICT) != NFT_JUMP &&
 			      (int)nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_VERDICT) != NFT_GOTO)))
@@ -175,6 +183,18 @@ static struct nftnl_rule *decode_rule(struct fuzz_in *in)
 				break;
 			case A_U8:
 				nftnl_expr_set_u8(e, d->attrs[a].attr, fz_u8(in));
+				break;
+			case A_U16:
+				nftnl_expr_set_u16(e, d->attrs[a].attr, fz_u16(in));
+				break;
+			case A_U64:
+				v = fz_u8(in);
+				v |= (uint32_t)fz_u8(in) << 8;
+				v |= (uint32_t)fz_u8(in) << 16;
+				v |= (uint32_t)fz_u8(in) << 24;
+				nftnl_expr_set_u64(e, d->attrs[a].attr,
+						   (uint64_t)v | (uint64_t)fz_u8(in) << 32 |
+							   (uint64_t)fz_u8(in) << 56);
 				break;
 			case A_DATA:
 			case A_STR:
@@ -206,8 +226,8 @@ static void check_rule(struct nftnl_rule *r)
 
 	k = nft_parse_rule(r, &pr);
 	if (verbose)
-		fprintf(stderr, "nft_parse_rule: %d, set %s, comment %s\n", k, pr.set ? pr.set : "-",
-			pr.comment ? pr.comment : "-");
+		fprintf(stderr, "nft_parse_rule: %d, set %s, comment %s\n", k,
+			pr.set ? pr.set : "-", pr.comment ? pr.comment : "-");
 	if (pr.comment)
 		(void)strlen(pr.comment);
 	if (k < 0) {
@@ -284,6 +304,19 @@ static void encode_rule(struct nftnl_rule *r, FILE *f)
 			case A_U8:
 				fputc(nftnl_expr_get_u8(e, at), f);
 				break;
+			case A_U16:
+				fputc(nftnl_expr_get_u16(e, at) >> 8, f);
+				fputc(nftnl_expr_get_u16(e, at) & 0xff, f);
+				break;
+			case A_U64: {
+				uint64_t w = nftnl_expr_get_u64(e, at);
+
+				for (int b = 0; b < 4; b++)
+					fputc((int)(w >> (8 * b)) & 0xff, f);
+				fputc((int)(w >> 32) & 0xff, f);
+				fputc((int)(w >> 56) & 0xff, f);
+				break;
+			}
 			case A_DATA:
 				p = nftnl_expr_get(e, at, &len);
 				fputc((int)len, f);
@@ -318,6 +351,10 @@ static void write_seeds(const char *dir)
 		{.l4proto = IPPROTO_TCP, .verdict = PLAN_V_REJECT_TCP, .comment = "deny"},
 		{.verdict = PLAN_V_REJECT_ICMPX},
 		{.verdict = PLAN_V_DROP},
+		{.nfproto = NFPROTO_IPV4, .addr = PLAN_ADDR_SRC, .set = "x_allow_in0_cidr4",
+		 .nset = "x_allow_in0_except4", .verdict = PLAN_V_ACCEPT},
+		{.log = true, .log_group = 7, .log_rate = 10, .log_burst = 5,
+		 .log_prefix = "netpold:in:x/a", .verdict = PLAN_V_CONTINUE},
 	};
 	char path[4096];
 

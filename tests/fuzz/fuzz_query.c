@@ -26,12 +26,14 @@ static const char world[] =
 	"---\napiVersion: v1\nkind: Namespace\nmetadata: {name: b}\n"
 	"---\napiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: a, labels: {app: web}}\n"
 	"spec:\n  nodeName: node-1\n  containers:\n  - name: c\n    ports:\n"
-	"    - {name: http, containerPort: 8080}\n    - {name: dns, containerPort: 53, protocol: UDP}\n"
+	"    - {name: http, containerPort: 8080}\n"
+	"    - {name: dns, containerPort: 53, protocol: UDP}\n"
 	"status: {phase: Running, podIPs: [{ip: 10.0.0.1}, {ip: 'fd00::1'}]}\n"
 	"---\napiVersion: v1\nkind: Pod\nmetadata: {name: db, namespace: a, labels: {app: db}}\n"
 	"spec: {containers: [{name: c, ports: [{name: sql, containerPort: 5432}]}]}\n"
 	"status: {phase: Running, podIPs: [{ip: 10.0.0.2}]}\n"
-	"---\napiVersion: v1\nkind: Pod\nmetadata: {name: client, namespace: b, labels: {app: client}}\n"
+	"---\napiVersion: v1\nkind: Pod\n"
+	"metadata: {name: client, namespace: b, labels: {app: client}}\n"
 	"spec: {containers: [{name: c}]}\nstatus: {phase: Running, podIPs: [{ip: 'fd00::3'}]}\n"
 	"---\napiVersion: v1\nkind: Pod\nmetadata: {name: both, namespace: b}\n"
 	"spec: {containers: [{name: c}]}\n"
@@ -43,16 +45,21 @@ static const char world[] =
 	"spec: {containers: [{name: c}]}\nstatus: {phase: Succeeded, podIPs: [{ip: 10.0.0.6}]}\n"
 	"---\napiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: a}\n"
 	"spec:\n  selector: {app: web}\n  ports:\n  - {name: http, port: 80, targetPort: http}\n"
-	"  - {name: dns, port: 53, protocol: UDP, targetPort: dns}\n  - {name: raw, port: 9000, targetPort: 9001}\n"
+	"  - {name: dns, port: 53, protocol: UDP, targetPort: dns}\n"
+	"  - {name: raw, port: 9000, targetPort: 9001}\n"
 	"---\napiVersion: v1\nkind: Service\nmetadata: {name: none, namespace: b}\n"
 	"spec: {ports: [{port: 1}]}\n"
-	"---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: a}\n"
+	"---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+	"metadata: {name: deny, namespace: a}\n"
 	"spec: {podSelector: {}, policyTypes: [Ingress, Egress]}\n"
-	"---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: web, namespace: a}\n"
+	"---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+	"metadata: {name: web, namespace: a}\n"
 	"spec:\n  podSelector: {matchLabels: {app: web}}\n  ingress:\n"
-	"  - from: [{namespaceSelector: {}, podSelector: {matchLabels: {app: client}}}, {ipBlock: {cidr: 10.0.1.0/24}}]\n"
+	"  - from: [{namespaceSelector: {}, podSelector: {matchLabels: {app: client}}},\n"
+	"           {ipBlock: {cidr: 10.0.1.0/24}}]\n"
 	"    ports: [{port: http}, {port: 53, protocol: UDP}]\n"
-	"  egress:\n  - to: [{podSelector: {matchLabels: {app: db}}}]\n    ports: [{port: 5000, endPort: 6000}]\n";
+	"  egress:\n  - to: [{podSelector: {matchLabels: {app: db}}}]\n"
+	"    ports: [{port: 5000, endPort: 6000}]\n";
 
 static struct engine *eng;
 
@@ -112,7 +119,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)query_parse_family(f[5], &q.family);
 	for (int i = 0; i < 2; i++)
 		if (f[i] && query_split_name(f[i], ns, name) == 0)
-			FUZZ_CHECK(strlen(ns) <= MODEL_MAX_NAME_LEN && strlen(name) <= MODEL_MAX_NAME_LEN,
+			FUZZ_CHECK(strlen(ns) <= MODEL_MAX_NAME_LEN &&
+					   strlen(name) <= MODEL_MAX_NAME_LEN,
 				   "query_split_name");
 
 	o.out = open_memstream(&out, &out_len);
@@ -128,8 +136,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(o.err[0] && strnlen(o.err, sizeof(o.err)) < sizeof(o.err),
 			   "refused (%d) without a message", r);
 	} else {
-		FUZZ_CHECK(matrix ? r == 0 : (r == QUERY_ALLOWED || r == QUERY_DENIED), "returned %d",
-			   r);
+		FUZZ_CHECK(matrix ? r == 0 : (r == QUERY_ALLOWED || r == QUERY_DENIED),
+			   "returned %d", r);
 		FUZZ_CHECK(out_len > 0, "an answer without output");
 		if (q.json) {
 			json_error_t e;

@@ -44,7 +44,8 @@ static void fuzz_sink_error(void *ud, const struct decode_diag *d)
 
 static inline struct decode_sink fuzz_sink(struct fuzz_sink_state *st)
 {
-	return (struct decode_sink){.object = fuzz_sink_object, .error = fuzz_sink_error, .userdata = st};
+	return (struct decode_sink){
+		.object = fuzz_sink_object, .error = fuzz_sink_error, .userdata = st};
 }
 
 /* decode_manifest's return value agrees with what reached the sink. */

@@ -121,8 +121,8 @@ static void same_event(const char *a, size_t alen, const char *b, size_t blen, e
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const size_t limits[] = {K8S_FRAMER_MAX_LINE, K8S_FRAMER_MAX_LINE, K8S_FRAMER_MAX_LINE,
-					4096, 256, 64, 16, 1};
+	static const size_t limits[] = {K8S_FRAMER_MAX_LINE, K8S_FRAMER_MAX_LINE,
+					K8S_FRAMER_MAX_LINE, 4096, 256, 64, 16, 1};
 	struct fuzz_in in = {data, size};
 	struct k8s_framer whole, cut;
 	struct run a = {0}, b = {0};

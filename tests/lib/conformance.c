@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Loader and renderer for the conformance data in tests/conformance/: the
- * world (world.json) and the upstream NetworkPolicy e2e cases (cases/ *.json).
+ * Loader for the conformance data in tests/conformance/: the world
+ * (world.json) and the upstream NetworkPolicy e2e cases (cases/ *.json).
  * Everything is validated at load time (pods named, templates well formed) so
- * that replays fail early and with the file's name.
+ * that replays fail early and with the file's name. Rendering: conformance_render.c.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -14,53 +14,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include <jansson.h>
+#include "conformance_int.h"
 
-#include "conformance.h"
-#include "util.h"
-
-#define MAX_WORLD_PODS 64
-
-struct world_pod {
-	char *id; /* "ns/name" */
-	const char *ns, *name, *node, *uid, *ip4, *ip6;
-	json_t *labels; /* borrowed from root */
-};
-
-struct conformance_world {
-	json_t *root;
-	struct world_pod *pods;
-	size_t n_pods;
-	json_t *namespaces; /* borrowed */
-	json_t *protocols, *ports;
-	const char *image, *container;
-	json_t *command;
-};
-
-struct case_step {
-	const char *description;
-	json_t *apply; /* borrowed array, may be NULL */
-	struct conformance_op *ops;
-	size_t n_ops;
-	struct conformance_probe *probes;
-	size_t n_probes;
-};
-
-struct conformance_case {
-	json_t *root;
-	const char *name, *upstream;
-	size_t n_pods; /* the world's */
-	bool *has_pod;
-	json_t *model_protocols, *model_ports;
-	struct case_step *steps;
-	size_t n_steps;
-	size_t n_probes;
-};
-
-/* jansson >= 2.9 provides json_decrefp() (NULL-safe). */
-#define _cleanup_json_ _cleanup_(json_decrefp)
-
-_printf_(2, 3) static int fail(char **ret_err, const char *fmt, ...)
+int conformance_fail(char **ret_err, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -72,7 +28,6 @@ _printf_(2, 3) static int fail(char **ret_err, const char *fmt, ...)
 	va_end(ap);
 	return -EINVAL;
 }
-
 char *conformance_default_dir(void)
 {
 	const char *e;
@@ -92,18 +47,13 @@ char *conformance_default_dir(void)
 	return strdup("tests/conformance");
 }
 
-static const char *obj_str(json_t *o, const char *key)
-{
-	return json_string_value(json_object_get(o, key));
-}
-
 static json_t *load_json(const char *path, char **ret_err)
 {
 	json_error_t e;
 	json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &e);
 
 	if (!j)
-		fail(ret_err, "%s:%d:%d: %s", path, e.line, e.column, e.text);
+		conformance_fail(ret_err, "%s:%d:%d: %s", path, e.line, e.column, e.text);
 	return j;
 }
 
@@ -119,9 +69,9 @@ int conformance_world_load(const char *path, struct conformance_world **ret, cha
 		return -EINVAL;
 	pods = json_object_get(root, "pods");
 	if (!json_is_array(pods) || json_array_size(pods) == 0 || json_array_size(pods) > MAX_WORLD_PODS)
-		return fail(ret_err, "%s: \"pods\" must be an array of 1..%d pods", path, MAX_WORLD_PODS);
+		return conformance_fail(ret_err, "%s: \"pods\" must be an array of 1..%d pods", path, MAX_WORLD_PODS);
 	if (!json_is_array(json_object_get(root, "namespaces")))
-		return fail(ret_err, "%s: \"namespaces\" must be an array", path);
+		return conformance_fail(ret_err, "%s: \"namespaces\" must be an array", path);
 
 	w = calloc(1, sizeof(*w));
 	if (!w)
@@ -155,12 +105,12 @@ int conformance_world_load(const char *path, struct conformance_world **ret, cha
 		w->n_pods = i + 1;
 		if (!wp->ns || !wp->name || !wp->node || !wp->uid || !wp->ip4 || !wp->ip6 ||
 		    !json_is_object(wp->labels)) {
-			fail(ret_err, "%s: pods[%zu]: namespace, name, uid, nodeName, ipv4, ipv6 and labels are required",
+			conformance_fail(ret_err, "%s: pods[%zu]: namespace, name, uid, nodeName, ipv4, ipv6 and labels are required",
 			     path, i);
 			goto err;
 		}
 		if (inet_pton(AF_INET, wp->ip4, &a4) != 1 || inet_pton(AF_INET6, wp->ip6, &a6) != 1) {
-			fail(ret_err, "%s: pods[%zu]: bad address", path, i);
+			conformance_fail(ret_err, "%s: pods[%zu]: bad address", path, i);
 			goto err;
 		}
 		if (asprintf(&wp->id, "%s/%s", wp->ns, wp->name) < 0) {
@@ -171,7 +121,7 @@ int conformance_world_load(const char *path, struct conformance_world **ret, cha
 		}
 	}
 	if (!json_is_array(w->protocols) || !json_is_array(w->ports) || !w->image || !w->container) {
-		fail(ret_err, "%s: protocols, ports, image and container are required", path);
+		conformance_fail(ret_err, "%s: protocols, ports, image and container are required", path);
 		goto err;
 	}
 	return 0;
@@ -225,173 +175,6 @@ int conformance_world_pod_index(const struct conformance_world *w, const char *i
 		if (strcmp(w->pods[i].id, id) == 0)
 			return (int)i;
 	return -ENOENT;
-}
-
-/* ------------------------------------------------------------ templates */
-
-static int parse_plen(const char *s, size_t len, unsigned max, unsigned *ret)
-{
-	char buf[8];
-	int64_t v;
-
-	if (len == 0 || len >= sizeof(buf))
-		return -EINVAL;
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	if (parse_int64(buf, 0, max, &v) < 0)
-		return -EINVAL;
-	*ret = (unsigned)v;
-	return 0;
-}
-
-/* One template body (between "${" and "}"), appended to out. */
-static int expand_one(const struct conformance_world *w, const char *t, size_t len, int family, FILE *out,
-		      char **ret_err)
-{
-	const char *colon;
-	int idx;
-
-	if (len == 8 && memcmp(t, "HOSTMASK", 8) == 0) {
-		fputs(family == AF_INET6 ? "128" : "32", out);
-		return 0;
-	}
-	if (len == 6 && memcmp(t, "FAMILY", 6) == 0) {
-		fputs(family == AF_INET6 ? "6" : "4", out);
-		return 0;
-	}
-	if (len > 3 && memcmp(t, "IP:", 3) == 0) {
-		char id[128];
-
-		if (len - 3 >= sizeof(id))
-			return fail(ret_err, "template ${%.*s}: pod name too long", (int)len, t);
-		memcpy(id, t + 3, len - 3);
-		id[len - 3] = '\0';
-		idx = conformance_world_pod_index(w, id);
-		if (idx < 0)
-			return fail(ret_err, "template ${%.*s}: no pod %s in the world", (int)len, t, id);
-		fputs(conformance_world_pod_ip(w, idx, family), out);
-		return 0;
-	}
-	if (len > 4 && memcmp(t, "NET:", 4) == 0) {
-		/* NET:ns/pod:P4:P6 */
-		const char *p = t + 4, *end = t + len, *c2;
-		unsigned p4, p6, plen, bytes;
-		uint8_t a[16];
-		char id[128], buf[INET6_ADDRSTRLEN];
-
-		colon = memchr(p, ':', end - p);
-		c2 = colon ? memchr(colon + 1, ':', end - colon - 1) : NULL;
-		if (!colon || !c2 || (size_t)(colon - p) >= sizeof(id) ||
-		    parse_plen(colon + 1, c2 - colon - 1, 32, &p4) < 0 ||
-		    parse_plen(c2 + 1, end - c2 - 1, 128, &p6) < 0)
-			return fail(ret_err, "template ${%.*s}: expected NET:ns/pod:PLEN4:PLEN6", (int)len, t);
-		memcpy(id, p, colon - p);
-		id[colon - p] = '\0';
-		idx = conformance_world_pod_index(w, id);
-		if (idx < 0)
-			return fail(ret_err, "template ${%.*s}: no pod %s in the world", (int)len, t, id);
-		plen = family == AF_INET6 ? p6 : p4;
-		bytes = family == AF_INET6 ? 16 : 4;
-		if (inet_pton(family, conformance_world_pod_ip(w, idx, family), a) != 1)
-			return fail(ret_err, "template ${%.*s}: bad address", (int)len, t);
-		for (unsigned b = 0; b < bytes; b++) {
-			unsigned keep = plen > b * 8 ? plen - b * 8 : 0;
-
-			if (keep < 8)
-				a[b] &= (uint8_t)(0xff00u >> keep);
-		}
-		if (!inet_ntop(family, a, buf, sizeof(buf)))
-			return fail(ret_err, "template ${%.*s}: cannot format", (int)len, t);
-		fprintf(out, "%s/%u", buf, plen);
-		return 0;
-	}
-	return fail(ret_err, "unknown template ${%.*s}", (int)len, t);
-}
-
-int conformance_expand(const struct conformance_world *w, const char *s, int family, char **ret,
-		       char **ret_err)
-{
-	char *buf = NULL;
-	size_t size = 0;
-	FILE *out;
-	int r = 0;
-
-	out = open_memstream(&buf, &size);
-	if (!out)
-		return -ENOMEM;
-	while (*s) {
-		if (s[0] == '$' && s[1] == '$') {
-			fputc('$', out);
-			s += 2;
-		} else if (s[0] == '$' && s[1] == '{') {
-			const char *end = strchr(s + 2, '}');
-
-			if (!end) {
-				r = fail(ret_err, "unterminated template in \"%s\"", s);
-				break;
-			}
-			r = expand_one(w, s + 2, end - s - 2, family, out, ret_err);
-			if (r < 0)
-				break;
-			s = end + 1;
-		} else {
-			fputc(*s++, out);
-		}
-	}
-	if (fclose(out) != 0 && r == 0)
-		r = -ENOMEM;
-	if (r < 0) {
-		free(buf);
-		return r;
-	}
-	*ret = buf;
-	return 0;
-}
-
-/* A deep copy of j with every string expanded. */
-static json_t *expand_tree(const struct conformance_world *w, json_t *j, int family, char **ret_err)
-{
-	json_t *out, *v;
-	const char *k;
-	size_t i;
-
-	switch (json_typeof(j)) {
-	case JSON_STRING: {
-		_cleanup_free_ char *s = NULL;
-
-		if (conformance_expand(w, json_string_value(j), family, &s, ret_err) < 0)
-			return NULL;
-		return json_string(s);
-	}
-	case JSON_OBJECT:
-		out = json_object();
-		if (!out)
-			return NULL;
-		json_object_foreach(j, k, v) {
-			json_t *c = expand_tree(w, v, family, ret_err);
-
-			if (!c || json_object_set_new(out, k, c) < 0) {
-				json_decref(out);
-				return NULL;
-			}
-		}
-		return out;
-	case JSON_ARRAY:
-		out = json_array();
-		if (!out)
-			return NULL;
-		json_array_foreach(j, i, v) {
-			json_t *c = expand_tree(w, v, family, ret_err);
-
-			if (!c || json_array_append_new(out, c) < 0) {
-				json_decref(out);
-				return NULL;
-			}
-		}
-		return out;
-	default:
-		return json_deep_copy(j);
-	}
 }
 
 /* ----------------------------------------------------------------- cases */
@@ -545,15 +328,15 @@ static int parse_op(const struct conformance_world *w, json_t *j, enum conforman
 	op->ns = obj_str(j, "namespace");
 	op->name = obj_str(j, "name");
 	if (!op->kind || !op->name)
-		return fail(ret_err, "%s: kind and name are required", where);
+		return conformance_fail(ret_err, "%s: kind and name are required", where);
 	if (strcmp(op->kind, "Namespace") == 0) {
 		op->ns = NULL;
 	} else if (!op->ns) {
-		return fail(ret_err, "%s: namespace is required for %s", where, op->kind);
+		return conformance_fail(ret_err, "%s: namespace is required for %s", where, op->kind);
 	}
 	if (kind == CONFORMANCE_OP_DELETE) {
 		if (strcmp(op->kind, "NetworkPolicy") && strcmp(op->kind, "Pod") && strcmp(op->kind, "Namespace"))
-			return fail(ret_err, "%s: cannot delete a %s", where, op->kind);
+			return conformance_fail(ret_err, "%s: cannot delete a %s", where, op->kind);
 		return 0;
 	}
 	if (strcmp(op->kind, "Pod") == 0) {
@@ -561,13 +344,13 @@ static int parse_op(const struct conformance_world *w, json_t *j, enum conforman
 
 		snprintf(id, sizeof(id), "%s/%s", op->ns, op->name);
 		if (conformance_world_pod_index(w, id) < 0)
-			return fail(ret_err, "%s: no pod %s in the world", where, id);
+			return conformance_fail(ret_err, "%s: no pod %s in the world", where, id);
 	} else if (strcmp(op->kind, "Namespace") != 0) {
-		return fail(ret_err, "%s: can only relabel a Pod or a Namespace", where);
+		return conformance_fail(ret_err, "%s: can only relabel a Pod or a Namespace", where);
 	}
 	labels = json_object_get(j, "labels");
 	if (!json_is_object(labels))
-		return fail(ret_err, "%s: labels (the full new set) are required", where);
+		return conformance_fail(ret_err, "%s: labels (the full new set) are required", where);
 	op->n_labels = json_object_size(labels);
 	op->label_keys = calloc(op->n_labels + 1, sizeof(char *));
 	op->label_values = calloc(op->n_labels + 1, sizeof(char *));
@@ -576,7 +359,7 @@ static int parse_op(const struct conformance_world *w, json_t *j, enum conforman
 	json_object_foreach(labels, k, jv) {
 		v = json_string_value(jv);
 		if (!v)
-			return fail(ret_err, "%s: label %s: value must be a string", where, k);
+			return conformance_fail(ret_err, "%s: label %s: value must be a string", where, k);
 		((const char **)op->label_keys)[i] = k;
 		((const char **)op->label_values)[i] = v;
 		i++;
@@ -595,10 +378,10 @@ static int parse_probe(const struct conformance_world *w, json_t *j, struct conf
 	port = json_integer_value(json_object_get(j, "port"));
 	pr->protocol = obj_str(j, "protocol");
 	if (!json_is_integer(json_object_get(j, "port")) || port < 1 || port > 65535)
-		return fail(ret_err, "%s: port must be 1..65535", where);
+		return conformance_fail(ret_err, "%s: port must be 1..65535", where);
 	if (!pr->protocol || (strcmp(pr->protocol, "TCP") && strcmp(pr->protocol, "UDP") &&
 			      strcmp(pr->protocol, "SCTP")))
-		return fail(ret_err, "%s: protocol must be TCP, UDP or SCTP", where);
+		return conformance_fail(ret_err, "%s: protocol must be TCP, UDP or SCTP", where);
 	pr->port = (uint16_t)port;
 	m = malloc(w->n_pods * w->n_pods);
 	if (!m)
@@ -607,21 +390,21 @@ static int parse_probe(const struct conformance_world *w, json_t *j, struct conf
 	pr->expect = m;
 	exp = json_object_get(j, "expect");
 	if (!json_is_object(exp))
-		return fail(ret_err, "%s: expect must be an object", where);
+		return conformance_fail(ret_err, "%s: expect must be an object", where);
 	json_object_foreach(exp, from, row) {
 		int fi = conformance_world_pod_index(w, from);
 
 		if (fi < 0 || !json_is_object(row))
-			return fail(ret_err, "%s: expect: unknown pod %s", where, from);
+			return conformance_fail(ret_err, "%s: expect: unknown pod %s", where, from);
 		json_object_foreach(row, to, val) {
 			int ti = conformance_world_pod_index(w, to);
 
 			if (ti < 0)
-				return fail(ret_err, "%s: expect[%s]: unknown pod %s", where, from, to);
+				return conformance_fail(ret_err, "%s: expect[%s]: unknown pod %s", where, from, to);
 			if (json_is_null(val) || fi == ti)
 				continue; /* self pairs are never asserted */
 			if (!json_is_boolean(val))
-				return fail(ret_err, "%s: expect[%s][%s] must be true, false or null", where,
+				return conformance_fail(ret_err, "%s: expect[%s][%s] must be true, false or null", where,
 					    from, to);
 			m[fi * w->n_pods + ti] = json_is_true(val) ? 1 : 0;
 		}
@@ -644,22 +427,21 @@ static int parse_step(const struct conformance_world *w, json_t *j, struct case_
 	probes = json_object_get(j, "probes");
 	if ((apply && !json_is_array(apply)) || (del && !json_is_array(del)) || (lab && !json_is_array(lab)) ||
 	    (probes && !json_is_array(probes)))
-		return fail(ret_err, "%s: apply, delete, label and probes must be arrays", where);
+		return conformance_fail(ret_err, "%s: apply, delete, label and probes must be arrays", where);
 	s->apply = apply;
 	json_array_foreach(apply, i, v) {
-		json_t *e4, *e6;
+		static const int families[] = {AF_INET, AF_INET6};
 
 		if (!json_is_object(v) || !obj_str(v, "kind"))
-			return fail(ret_err, "%s: apply[%zu]: not an object with a kind", where, i);
+			return conformance_fail(ret_err, "%s: apply[%zu]: not an object with a kind", where, i);
 		/* Templates must expand in both families. */
-		e4 = expand_tree(w, v, AF_INET, ret_err);
-		if (!e4)
-			return -EINVAL;
-		json_decref(e4);
-		e6 = expand_tree(w, v, AF_INET6, ret_err);
-		if (!e6)
-			return -EINVAL;
-		json_decref(e6);
+		for (size_t f = 0; f < ELEMENTSOF(families); f++) {
+			json_t *e = conformance_expand_tree(w, v, families[f], ret_err);
+
+			if (!e)
+				return -EINVAL;
+			json_decref(e);
+		}
 	}
 	s->ops = calloc(json_array_size(lab) + json_array_size(del) + 1, sizeof(*s->ops));
 	if (!s->ops)
@@ -712,7 +494,7 @@ int conformance_case_load(const struct conformance_world *w, const char *path,
 	steps = json_object_get(c->root, "steps");
 	model = json_object_get(c->root, "model");
 	if (!c->name || !c->upstream || !json_is_array(steps) || !json_is_object(model)) {
-		r = fail(ret_err, "%s: name, upstream, model and steps are required", path);
+		r = conformance_fail(ret_err, "%s: name, upstream, model and steps are required", path);
 		goto err;
 	}
 	c->model_protocols = json_object_get(model, "protocols");
@@ -725,14 +507,14 @@ int conformance_case_load(const struct conformance_world *w, const char *path,
 	}
 	if (!json_is_array(c->model_protocols) || !json_is_array(c->model_ports) ||
 	    !json_is_array(json_object_get(model, "pods"))) {
-		r = fail(ret_err, "%s: model needs pods, protocols and ports", path);
+		r = conformance_fail(ret_err, "%s: model needs pods, protocols and ports", path);
 		goto err;
 	}
 	json_array_foreach(json_object_get(model, "pods"), i, v) {
 		int idx = json_is_string(v) ? conformance_world_pod_index(w, json_string_value(v)) : -ENOENT;
 
 		if (idx < 0) {
-			r = fail(ret_err, "%s: model.pods[%zu]: not a pod of the world", path, i);
+			r = conformance_fail(ret_err, "%s: model.pods[%zu]: not a pod of the world", path, i);
 			goto err;
 		}
 		c->has_pod[idx] = true;
@@ -741,7 +523,7 @@ int conformance_case_load(const struct conformance_world *w, const char *path,
 		snprintf(where, sizeof(where), "%s: steps[%zu]", path, i);
 		c->n_steps++;
 		if (!json_is_object(v)) {
-			r = fail(ret_err, "%s: not an object", where);
+			r = conformance_fail(ret_err, "%s: not an object", where);
 			goto err;
 		}
 		r = parse_step(w, v, &c->steps[i], where, ret_err);
@@ -805,193 +587,4 @@ size_t conformance_step_probes(const struct conformance_case *c, size_t n,
 	}
 	*ret = c->steps[n].probes;
 	return c->steps[n].n_probes;
-}
-
-/* -------------------------------------------------------------- rendering */
-
-static int dump_list(json_t *items, char **ret_json)
-{
-	_cleanup_json_ json_t *list = NULL;
-
-	list = json_pack("{s:s, s:s, s:o}", "apiVersion", "v1", "kind", "List", "items", items);
-	if (!list)
-		return -ENOMEM;
-	*ret_json = json_dumps(list, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	return *ret_json ? 0 : -ENOMEM;
-}
-
-static json_t *namespace_json(const char *name, json_t *labels)
-{
-	return json_pack("{s:s, s:s, s:{s:s, s:O}}", "apiVersion", "v1", "kind", "Namespace", "metadata",
-			 "name", name, "labels", labels);
-}
-
-/* model.go ContainerSpecs: for each protocol, for each port. */
-static json_t *pod_json(const struct conformance_world *w, const struct world_pod *p, json_t *labels,
-			json_t *protocols, json_t *ports, int family)
-{
-	_cleanup_json_ json_t *env = json_array(), *cports = json_array(), *ips = json_array();
-	_cleanup_json_ json_t *command = w->command ? json_incref(w->command) : json_array();
-	json_t *proto, *port;
-	const char *first_ip = NULL;
-	size_t i, j;
-
-	if (!env || !cports || !ips || !command)
-		return NULL;
-	json_array_foreach(protocols, i, proto) {
-		json_array_foreach(ports, j, port) {
-			const char *ps = json_string_value(proto);
-			json_int_t pn = json_integer_value(port);
-			char name[64], ename[64], lower[8];
-			size_t k;
-
-			if (!ps)
-				return NULL;
-			for (k = 0; ps[k] && k < sizeof(lower) - 1; k++)
-				lower[k] = (char)(ps[k] >= 'A' && ps[k] <= 'Z' ? ps[k] - 'A' + 'a' : ps[k]);
-			lower[k] = '\0';
-			snprintf(name, sizeof(name), "serve-%lld-%s", (long long)pn, lower);
-			snprintf(ename, sizeof(ename), "SERVE_%s_PORT_%lld", ps, (long long)pn);
-			if (json_array_append_new(env, json_pack("{s:s, s:s}", "name", ename, "value", "foo")) < 0 ||
-			    json_array_append_new(cports, json_pack("{s:s, s:I, s:s}", "name", name,
-								    "containerPort", pn, "protocol", ps)) < 0)
-				return NULL;
-		}
-	}
-	if (family == AF_INET || family == AF_UNSPEC)
-		if (json_array_append_new(ips, json_pack("{s:s}", "ip", p->ip4)) < 0)
-			return NULL;
-	if (family == AF_INET6 || family == AF_UNSPEC)
-		if (json_array_append_new(ips, json_pack("{s:s}", "ip", p->ip6)) < 0)
-			return NULL;
-	first_ip = family == AF_INET6 ? p->ip6 : p->ip4;
-
-	return json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:O}, "
-			 "s:{s:s, s:i, s:[{s:s, s:s, s:s, s:O, s:O, s:O}]}, "
-			 "s:{s:s, s:s, s:O}}",
-			 "apiVersion", "v1", "kind", "Pod",
-			 "metadata", "name", p->name, "namespace", p->ns, "uid", p->uid, "labels", labels,
-			 "spec", "nodeName", p->node, "terminationGracePeriodSeconds", 0,
-			 "containers", "name", w->container, "image", w->image, "imagePullPolicy",
-			 "IfNotPresent", "command", command, "env", env,
-			 "ports", cports,
-			 "status", "phase", "Running", "podIP", first_ip, "podIPs", ips);
-}
-
-static bool family_ok(int family)
-{
-	return family == AF_INET || family == AF_INET6 || family == AF_UNSPEC;
-}
-
-int conformance_render_world(const struct conformance_world *w, const struct conformance_case *model,
-			     int family, char **ret_json)
-{
-	json_t *items, *ns;
-	size_t i;
-
-	if (!family_ok(family))
-		return -EINVAL;
-	items = json_array();
-	if (!items)
-		return -ENOMEM;
-	json_array_foreach(w->namespaces, i, ns) {
-		const char *name = obj_str(ns, "name");
-		json_t *labels = json_object_get(ns, "labels");
-
-		if (!name || !json_is_object(labels) ||
-		    json_array_append_new(items, namespace_json(name, labels)) < 0)
-			goto oom;
-	}
-	for (i = 0; i < w->n_pods; i++) {
-		if (model && !model->has_pod[i])
-			continue;
-		if (json_array_append_new(items, pod_json(w, &w->pods[i], w->pods[i].labels,
-							  model ? model->model_protocols : w->protocols,
-							  model ? model->model_ports : w->ports, family)) < 0)
-			goto oom;
-	}
-	return dump_list(items, ret_json);
-oom:
-	json_decref(items);
-	return -ENOMEM;
-}
-
-int conformance_render_step(const struct conformance_world *w, const struct conformance_case *c,
-			    size_t n, int family, char **ret_json)
-{
-	json_t *items, *v;
-	size_t i;
-
-	if (n >= c->n_steps || !family_ok(family))
-		return -EINVAL;
-	if (family == AF_UNSPEC)
-		family = AF_INET; /* ipBlocks are single-family; dual-stack replays use IPv4's */
-	items = json_array();
-	if (!items)
-		return -ENOMEM;
-	json_array_foreach(c->steps[n].apply, i, v) {
-		json_t *e = expand_tree(w, v, family, NULL);
-
-		if (!e || json_array_append_new(items, e) < 0) {
-			json_decref(items);
-			return -ENOMEM;
-		}
-	}
-	return dump_list(items, ret_json);
-}
-
-int conformance_render_label(const struct conformance_world *w, const struct conformance_case *model,
-			     const struct conformance_op *op, int family, char **ret_json)
-{
-	_cleanup_json_ json_t *labels = NULL, *obj = NULL;
-	char id[256];
-	int idx;
-
-	if (op->op != CONFORMANCE_OP_LABEL || !family_ok(family))
-		return -EINVAL;
-	labels = json_object();
-	if (!labels)
-		return -ENOMEM;
-	for (size_t i = 0; i < op->n_labels; i++)
-		if (json_object_set_new(labels, op->label_keys[i], json_string(op->label_values[i])) < 0)
-			return -ENOMEM;
-	if (strcmp(op->kind, "Namespace") == 0) {
-		obj = namespace_json(op->name, labels);
-	} else {
-		snprintf(id, sizeof(id), "%s/%s", op->ns, op->name);
-		idx = conformance_world_pod_index(w, id);
-		if (idx < 0)
-			return -ENOENT;
-		obj = pod_json(w, &w->pods[idx], labels, model ? model->model_protocols : w->protocols,
-			       model ? model->model_ports : w->ports, family);
-	}
-	if (!obj)
-		return -ENOMEM;
-	*ret_json = json_dumps(obj, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	return *ret_json ? 0 : -ENOMEM;
-}
-
-void conformance_print_matrix(FILE *f, const struct conformance_world *w, const int8_t *m,
-			      bool (*only)(void *ud, size_t i), void *ud)
-{
-	size_t n = w->n_pods;
-
-	fputs("-", f);
-	for (size_t t = 0; t < n; t++)
-		if (!only || only(ud, t))
-			fprintf(f, "\t%s", w->pods[t].id);
-	fputc('\n', f);
-	for (size_t fr = 0; fr < n; fr++) {
-		if (only && !only(ud, fr))
-			continue;
-		fputs(w->pods[fr].id, f);
-		for (size_t t = 0; t < n; t++) {
-			int8_t v = m[fr * n + t];
-
-			if (only && !only(ud, t))
-				continue;
-			fprintf(f, "\t%s", v < 0 ? "-" : v ? "." : "X");
-		}
-		fputc('\n', f);
-	}
 }

@@ -99,6 +99,7 @@ class Soak:
         self.next_ns = 0
         self.verdicts_kernel = 0
         self.verdicts_explain = 0
+        self.allowed = 0
         self.wrong = []
         self.flaky = []
         self.sync_ms = {s: [] for s in a.sockets}
@@ -454,6 +455,8 @@ class Soak:
                     d = self.keep_folder(msg)
                     self.wrong.append(msg + (" [folder kept in %s]" % d if d else ""))
         self.verdicts_kernel += len(real)
+        for p in real:
+            self.allowed += want[p["id"]] == "allow"
         socks = self.a.sockets
         for i, p in enumerate(real + virt):
             s = socks[i % len(socks)]
@@ -501,15 +504,17 @@ class Soak:
                "operations": sum(self.ops.values()), "ops": self.ops,
                "verdicts_kernel": self.verdicts_kernel,
                "verdicts_explain": self.verdicts_explain, "wrong": len(self.wrong),
+               "kernel_expected_allowed": self.allowed,
                "flaky_probes": len(self.flaky), "final_policies": len(self.pols),
                "final_virtual_pods": len(self.vpods), "rss_kib": {}, "sync_ms": {}}
         print("soak: %d steps in %.1f s (seed %d), %d operations:" % (
             self.steps, elapsed, self.a.seed, res["operations"]))
         for k in sorted(self.ops):
             print("  %-24s %d" % (k, self.ops[k]))
-        print("soak: verdicts checked against the oracle: %d kernel (real probes), %d explain; "
-              "wrong %d, flaky probes %d" % (self.verdicts_kernel, self.verdicts_explain,
-                                              len(self.wrong), len(self.flaky)))
+        print("soak: verdicts checked against the oracle: %d kernel (real probes; %d expected "
+              "allowed, %d denied), %d explain; wrong %d, flaky probes %d" % (
+                  self.verdicts_kernel, self.allowed, self.verdicts_kernel - self.allowed,
+                  self.verdicts_explain, len(self.wrong), len(self.flaky)))
         for w in self.wrong[:20]:
             print("  WRONG " + w)
         for w in self.flaky[:10]:

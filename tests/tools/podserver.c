@@ -24,14 +24,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sctp_wire.h"
+
 #define MAX_PORTS 16
 #define MAX_ENDPOINTS (MAX_PORTS * 4 + 3)
 #define PKT_MAX 4096
-
-#define SCTP_CHUNK_INIT 1
-#define SCTP_CHUNK_ABORT 6
-/* Error cause "User-Initiated Abort" (RFC 9260 3.3.10.12): marks "a listener was there". */
-#define SCTP_CAUSE_USER_ABORT 12
 
 enum endpoint_kind {
 	EP_TCP,
@@ -55,68 +52,6 @@ struct server {
 	FILE *log;
 	bool stop;
 };
-
-/* CRC32c (Castagnoli), reflected, as SCTP's checksum (RFC 9260 appendix A). */
-static uint32_t crc32c(const uint8_t *p, size_t len)
-{
-	uint32_t crc = 0xffffffff;
-
-	for (size_t i = 0; i < len; i++) {
-		crc ^= p[i];
-		for (int k = 0; k < 8; k++)
-			crc = (crc >> 1) ^ (0x82f63b78 & -(crc & 1));
-	}
-	return ~crc;
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = v >> 8;
-	p[1] = v & 0xff;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = v >> 24;
-	p[1] = (v >> 16) & 0xff;
-	p[2] = (v >> 8) & 0xff;
-	p[3] = v & 0xff;
-}
-
-/* The checksum field carries the CRC in little-endian byte order (the kernel's cpu_to_le32). */
-static void sctp_set_checksum(uint8_t *pkt, size_t len)
-{
-	uint32_t crc;
-
-	memset(pkt + 8, 0, 4);
-	crc = crc32c(pkt, len);
-	pkt[8] = crc & 0xff;
-	pkt[9] = (crc >> 8) & 0xff;
-	pkt[10] = (crc >> 16) & 0xff;
-	pkt[11] = crc >> 24;
-}
-
-static bool sctp_checksum_ok(uint8_t *pkt, size_t len)
-{
-	uint8_t saved[4];
-	bool ok;
-
-	memcpy(saved, pkt + 8, 4);
-	sctp_set_checksum(pkt, len);
-	ok = memcmp(saved, pkt + 8, 4) == 0;
-	memcpy(pkt + 8, saved, 4);
-	return ok;
-}
 
 static bool port_served(const struct server *s, uint16_t port)
 {

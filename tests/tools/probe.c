@@ -26,14 +26,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sctp_wire.h"
+
 #define PROBE_MAX 100000
 #define NETNS_MAX 4096
 #define LINE_MAX_LEN 1024
 #define PKT_MAX 4096
-
-#define SCTP_CHUNK_INIT 1
-#define SCTP_CHUNK_ABORT 6
-#define SCTP_CAUSE_USER_ABORT 12
 
 enum probe_proto {
 	P_TCP,
@@ -90,55 +88,6 @@ static int64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static uint32_t crc32c(const uint8_t *p, size_t len)
-{
-	uint32_t crc = 0xffffffff;
-
-	for (size_t i = 0; i < len; i++) {
-		crc ^= p[i];
-		for (int k = 0; k < 8; k++)
-			crc = (crc >> 1) ^ (0x82f63b78 & -(crc & 1));
-	}
-	return ~crc;
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = v >> 8;
-	p[1] = v & 0xff;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = v >> 24;
-	p[1] = (v >> 16) & 0xff;
-	p[2] = (v >> 8) & 0xff;
-	p[3] = v & 0xff;
-}
-
-/* SCTP stores the CRC32c little-endian (the kernel's cpu_to_le32 of the final value). */
-static void sctp_set_checksum(uint8_t *pkt, size_t len)
-{
-	uint32_t crc;
-
-	memset(pkt + 8, 0, 4);
-	crc = crc32c(pkt, len);
-	pkt[8] = crc & 0xff;
-	pkt[9] = (crc >> 8) & 0xff;
-	pkt[10] = (crc >> 16) & 0xff;
-	pkt[11] = crc >> 24;
 }
 
 static uint32_t random_u32(void)

@@ -4,7 +4,7 @@
  * checking the next request, the resourceVersion kept, relists on 410 (and
  * the consistent-read fallback), synthesised deletions, backoff values
  * (800 ms x 2, jitter, 30 s cap, reset after 2 min), Retry-After, and the
- * store's invalid-object bookkeeping.
+ * store's invalid-object bookkeeping (what the source reports as diagnostics).
  */
 #include <check.h>
 #include <stdio.h>
@@ -375,6 +375,52 @@ START_TEST(store_many)
 }
 END_TEST
 
+static void collect_invalid(void *ud, const struct k8s_entry *e)
+{
+	char *log = ud;
+	size_t n = strlen(log);
+
+	snprintf(log + n, 256 - n, "%s=%s ", e->key, e->invalid);
+}
+
+/* What the source reports through diag at each sync: every rejection standing, none cleared. */
+START_TEST(store_foreach_invalid)
+{
+	struct k8s_watch w;
+	const char *two[] = {"p1", "p2", NULL};
+	char log[256] = "";
+
+	k8s_watch_init(&w, K8S_PODS);
+	ck_assert_uint_eq(k8s_store_foreach_invalid(&w.store, collect_invalid, log), 0);
+	list_once(&w, "1", two);
+	drain(&w);
+	ck_assert_uint_eq(k8s_store_foreach_invalid(&w.store, collect_invalid, log), 0);
+	ck_assert_int_eq(k8s_store_invalid(&w.store, "a", "p1", "bad cidr"), 1);
+	ck_assert_uint_eq(k8s_store_foreach_invalid(&w.store, collect_invalid, log), 1);
+	ck_assert_str_eq(log, "a/p1=bad cidr ");
+	/* still standing after a sync drained the store */
+	drain(&w);
+	log[0] = '\0';
+	ck_assert_uint_eq(k8s_store_foreach_invalid(&w.store, collect_invalid, log), 1);
+	ck_assert_str_eq(log, "a/p1=bad cidr ");
+	/* a valid version clears it; a deletion clears it; a relist without it clears it */
+	upsert(&w, "a", "p1");
+	ck_assert_uint_eq(k8s_store_foreach_invalid(&w.store, collect_invalid, log), 0);
+	ck_assert_int_eq(k8s_store_invalid(&w.store, "a", "p2", "bad port"), 1);
+	ck_assert_int_eq(k8s_store_delete(&w.store, "a", "p2"), 0);
+	ck_assert_uint_eq(k8s_store_foreach_invalid(&w.store, collect_invalid, log), 0);
+	ck_assert_int_eq(k8s_store_invalid(&w.store, "a", "p3", "bad"), 1);
+	{
+		const char *one[] = {"p1", NULL};
+
+		ck_assert_uint_eq(list_once(&w, "2", one), 1);
+	}
+	ck_assert_uint_eq(k8s_store_foreach_invalid(&w.store, collect_invalid, log), 0);
+	drain(&w);
+	k8s_watch_clear(&w);
+}
+END_TEST
+
 static Suite *watch_suite(void)
 {
 	Suite *s = suite_create("k8s_watch");
@@ -389,6 +435,7 @@ static Suite *watch_suite(void)
 	tcase_add_test(tc, stream_failure_relists);
 	tcase_add_test(tc, store_invalid_and_delete);
 	tcase_add_test(tc, store_many);
+	tcase_add_test(tc, store_foreach_invalid);
 	suite_add_tcase(s, tc);
 	return s;
 }

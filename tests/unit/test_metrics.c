@@ -39,7 +39,8 @@ struct expo {
 
 static bool name_char(char c, bool first)
 {
-	return isalpha((unsigned char)c) || c == '_' || c == ':' || (!first && isdigit((unsigned char)c));
+	return isalpha((unsigned char)c) || c == '_' || c == ':' ||
+	       (!first && isdigit((unsigned char)c));
 }
 
 static const char *parse_name(const char *p, char *out, size_t len)
@@ -371,6 +372,57 @@ START_TEST(deny_namespaces_bounded)
 }
 END_TEST
 
+START_TEST(pod_latency_and_nflog)
+{
+	struct metrics *m;
+	struct metrics_snapshot snap = {0};
+	static struct pod_latency pl;
+	char *text;
+
+	ck_assert_int_eq(metrics_new(&m), 0);
+	/* no NFLOG reader: its counters are absent */
+	text = render(m, &snap);
+	parse_exposition(text, &e1);
+	check_histograms(&e1);
+	ck_assert(find(&e1, "netpold_pod_programming_latency_seconds_count", "")->value == 0);
+	ck_assert_ptr_null(find(&e1, "netpold_nflog_overruns_total", ""));
+	free(text);
+
+	pl.ring[0] = 0.02;
+	pl.ring[1] = 0.3;
+	pl.count = 2;
+	metrics_read_pod_latency(m, &pl);
+	metrics_read_pod_latency(m, &pl); /* nothing new: no second observation */
+	snap.has_nflog = true;
+	snap.nflog_overruns = 3;
+	snap.nflog_malformed = 4;
+	snap.nflog_unattributed = 5;
+	snap.nflog_audit_records = 6;
+	text = render(m, &snap);
+	parse_exposition(text, &e1);
+	check_histograms(&e1);
+	ck_assert(find(&e1, "netpold_pod_programming_latency_seconds_count", "")->value == 2);
+	ck_assert(find(&e1, "netpold_pod_programming_latency_seconds_sum", "")->value == 0.32);
+	ck_assert(find(&e1, "netpold_nflog_overruns_total", "")->value == 3);
+	ck_assert(find(&e1, "netpold_deny_records_malformed_total", "")->value == 4);
+	ck_assert(find(&e1, "netpold_deny_records_unattributed_total", "")->value == 5);
+	ck_assert(find(&e1, "netpold_deny_records_audit_total", "")->value == 6);
+	free(text);
+
+	/* the ring wrapped before a read: what fell out is counted as lost */
+	pl.count = 2 + POD_LATENCY_RING + 7;
+	metrics_read_pod_latency(m, &pl);
+	text = render(m, &snap);
+	parse_exposition(text, &e1);
+	check_histograms(&e1);
+	ck_assert(find(&e1, "netpold_pod_programming_latency_seconds_count", "")->value ==
+		  2 + POD_LATENCY_RING);
+	ck_assert(find(&e1, "netpold_pod_programming_latency_lost_total", "")->value == 7);
+	free(text);
+	metrics_free(m);
+}
+END_TEST
+
 START_TEST(addresses)
 {
 	struct sockaddr_storage sa;
@@ -405,6 +457,7 @@ static Suite *metrics_suite(void)
 
 	tcase_add_test(tc, exposition_is_valid_and_counters_monotonic);
 	tcase_add_test(tc, deny_namespaces_bounded);
+	tcase_add_test(tc, pod_latency_and_nflog);
 	tcase_add_test(tc, addresses);
 	suite_add_tcase(s, tc);
 	return s;

@@ -307,7 +307,7 @@ START_TEST(test_record)
 	uint8_t pkt[64];
 	struct nflog_packet np;
 	struct deny_record r;
-	char line[2048];
+	char line[NFLOG_JSON_MAX];
 	size_t n;
 
 	ck_assert_ptr_nonnull(e);
@@ -322,9 +322,10 @@ START_TEST(test_record)
 	ck_assert_str_eq(r.policies, "y/deny-all");
 	ck_assert(!r.audit && r.dir == DIR_INGRESS && r.port == 80);
 	nflog_format_json(&r, line, sizeof(line));
-	ck_assert_msg(strstr(line, "\"direction\":\"ingress\",\"src\":\"x/a\",\"dst\":\"y/b\","
-				   "\"proto\":\"TCP\",\"port\":80,\"policies\":[\"y/deny-all\"],"
-				   "\"audit\":false}"),
+	ck_assert_msg(strstr(line, "\"direction\":\"ingress\",\"action\":\"deny\",\"audit\":false,"
+				   "\"src\":\"x/a\",\"dst\":\"y/b\",\"src_ip\":\"10.244.1.10\","
+				   "\"dst_ip\":\"10.244.1.11\",\"protocol\":\"tcp\",\"port\":80,"
+				   "\"policies\":[\"y/deny-all\"]}"),
 		      "%s", line);
 	ck_assert(strncmp(line, "{\"time\":\"", 9) == 0);
 
@@ -338,8 +339,9 @@ START_TEST(test_record)
 	ck_assert_str_eq(r.dst, "192.0.2.1");
 	ck_assert_str_eq(r.policies, "x/watch");
 	nflog_format_json(&r, line, sizeof(line));
-	ck_assert_msg(strstr(line, "\"proto\":\"UDP\",\"port\":53,\"policies\":[\"x/watch\"],"
-				   "\"audit\":true}"),
+	ck_assert_msg(strstr(line, "\"action\":\"audit\",\"audit\":true,") &&
+			      strstr(line, "\"dst_ip\":\"192.0.2.1\",\"protocol\":\"udp\","
+					   "\"port\":53,\"policies\":[\"x/watch\"]}"),
 		      "%s", line);
 
 	/* hashed prefix: the pod is found by address and checked against the hash */
@@ -371,7 +373,8 @@ START_TEST(test_json_escape)
 	snprintf(r.policies, sizeof(r.policies), "p/q,,r/s");
 	nflog_format_json(&r, line, sizeof(line));
 	ck_assert_msg(strstr(line, "\"src\":\"a\\\"b\\\\c\\u000a\"") &&
-			      strstr(line, "\"proto\":\"200\"") &&
+			      strstr(line, "\"protocol\":\"200\"") &&
+			      strstr(line, "\"src_ip\":null,\"dst_ip\":null,") &&
 			      strstr(line, "\"policies\":[\"p/q\",\"r/s\"]"),
 		      "%s", line);
 	/* bounded */
@@ -388,6 +391,15 @@ START_TEST(test_pod_latency)
 	uint64_t cur = 0, lost;
 
 	ck_assert_int_eq(pod_latency_init(&pl, "n1"), 0);
+	/* pods of the first sync are not new */
+	p.name = "old";
+	pod_latency_hook(&pl, &p, false);
+	pod_latency_committed(&pl, 500000);
+	ck_assert_uint_eq(pl.count, 0);
+	pod_latency_hook(&pl, &p, false);
+	pod_latency_committed(&pl, 600000);
+	ck_assert_uint_eq(pl.count, 0);
+	p.name = "a";
 	pod_latency_input(&pl, 1000000);
 	pod_latency_hook(&pl, &p, false);
 	pod_latency_hook(&pl, &p, false); /* once */

@@ -193,8 +193,8 @@ world_create() {
 		netns "$WORLD_PREFIX-node-2" || return 1
 	for node in "${WORLD_NODES[@]}"; do
 		ns=$WORLD_PREFIX-$node
-		other=node-1
-		[[ $node == node-1 ]] && other=node-2
+		other="node-1"
+		[[ $node == node-1 ]] && other="node-2"
 		_world_ip_batch "$ns" <<-EOF || return 1
 			link set lo up
 			addr add $WORLD_GW4/32 dev lo scope link
@@ -211,8 +211,8 @@ world_create() {
 	# the pod's addresses to the host-side veth, and talks to its pods from its node-link
 	# address, as a kubelet's probes come from the node's InternalIP.
 	while read -r id node v4 v6 ns veth; do
-		other=node-1
-		[[ $node == node-1 ]] && other=node-2
+		other="node-1"
+		[[ $node == node-1 ]] && other="node-2"
 		_world_netns_add "$ns" || return 1
 		_world_sysctls "$ns" 0 || return 1
 		ip -n "$WORLD_PREFIX-$node" link add "$veth" type veth peer name eth0 netns "$ns" ||
@@ -221,16 +221,23 @@ world_create() {
 			echo "addr add $WORLD_GW6/64 dev $veth nodad"
 			echo "link set $veth up"
 			echo "route add $v4/32 dev $veth src ${WORLD_NODE_LINK4[$node]}"
-			[[ $v6 != - ]] && echo "route add $v6/128 dev $veth src ${WORLD_NODE_LINK6[$node]}"
+			if [[ $v6 != - ]]; then
+				echo "route add $v6/128 dev $veth src ${WORLD_NODE_LINK6[$node]}"
+			fi
 		} | _world_ip_batch "$WORLD_PREFIX-$node" || return 1
 		{
 			echo "link set lo up"
 			echo "addr add $v4/32 dev eth0"
-			[[ $v6 != - ]] && echo "addr add $v6/128 dev eth0 nodad"
+			if [[ $v6 != - ]]; then
+				echo "addr add $v6/128 dev eth0 nodad"
+			fi
 			echo "link set eth0 up"
 			echo "route add $WORLD_GW4/32 dev eth0 scope link"
 			echo "route add default via $WORLD_GW4 dev eth0"
-			[[ $v6 != - ]] && echo "route add default via $WORLD_GW6 dev eth0"
+			# single-stack pods: under pipefail a false test here would fail the pipe
+			if [[ $v6 != - ]]; then
+				echo "route add default via $WORLD_GW6 dev eth0"
+			fi
 		} | _world_ip_batch "$ns" || return 1
 		# A pod outside its node's range still gets reached through a host route.
 		if ! _world_in_cidr "$v4" "$node"; then
@@ -349,8 +356,9 @@ world_destroy() {
 				ip netns del "$ns" || _world_err "could not delete netns $ns"
 			fi
 		done
-		left=$(while read -r ns; do [[ -e /run/netns/$ns ]] && echo "$ns"; done \
-			<"$WORLD_DIR/netns")
+		left=$(while read -r ns; do
+			if [[ -e /run/netns/$ns ]]; then echo "$ns"; fi
+		done <"$WORLD_DIR/netns")
 		if [[ -n $left ]]; then
 			_world_err "namespaces left: $left"
 			rc=1

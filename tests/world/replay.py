@@ -14,7 +14,8 @@ cases) is replayed once and probed in both families in the same probe run; the o
 replayed once per family, each with that family's addresses. Both families count separately.
 
 Verdicts: a probe is allowed when probe says ok. With --deny-action drop, a denied probe must
-fail with a timeout (any other reason, e.g. refused, is reported as an anomaly and fails too).
+fail with a timeout; with --deny-action reject (the daemons started so), TCP must be refused and
+UDP/SCTP unreachable. Any other failure is reported as an anomaly and fails the replay too.
 
 Probing: each probe is tried once with --timeout; those that failed where an allow was expected
 are tried again (--tries more) before being called a mismatch, so a denied pair costs a single
@@ -248,10 +249,13 @@ class Replay:
                 g[0][(frm, pid.split(">")[1])] = want
                 g[1][(frm, pid.split(">")[1])] = ok
                 self.stats[fam]["probes"] += 1
-                if not ok and r != "fail(timeout)":
+                deny_reason = "fail(timeout)"
+                if self.a.deny_action == "reject":
+                    deny_reason = "fail(refused)" if proto == "TCP" else "fail(unreachable)"
+                if not ok and r != deny_reason:
                     self.anomalies += 1
-                    log("ANOMALY %s: %s %s (a denied probe must time out with deny-action drop)"
-                        % (where, pid, r))
+                    log("ANOMALY %s: %s %s (deny-action %s: a denied probe must give %s)"
+                        % (where, pid, r, self.a.deny_action, deny_reason))
             for (fam, port, proto), (want, got) in sorted(groups.items()):
                 bad = sum(1 for k in want if want[k] != got[k])
                 if bad:
@@ -319,15 +323,15 @@ class Replay:
         total = time.monotonic() - t0
 
         log("")
-        log("summary (deny-action drop, probe --timeout %d ms, retries %d):"
-            % (self.a.timeout, self.a.tries))
+        log("summary (deny-action %s, probe --timeout %d ms, retries %d):"
+            % (self.a.deny_action, self.a.timeout, self.a.tries))
         mism = 0
         for fam in fams_wanted:
             s = self.stats[fam]
             mism += s["mismatches"]
             log("  IPv%s: %d cases, %d steps, %d probes checked, %d mismatches"
                 % (fam, len(s["cases"]), s["steps"], s["probes"], s["mismatches"]))
-        log("  denied probes that did not time out: %d" % self.anomalies)
+        log("  denied probes failing for the wrong reason: %d" % self.anomalies)
         log("  full-matrix checks (no policy) failing: %d" % extra_bad)
         log("  %d syncs (both daemons each) in %.2fs, slowest %.0f ms; %d probe runs in %.2fs"
             % (self.n_sync, self.t_sync, self.sync_max * 1000, self.n_probe_runs, self.t_probe))
@@ -351,6 +355,8 @@ def main():
     p.add_argument("--timeout", type=int, default=400, help="probe timeout per try, ms")
     p.add_argument("--tries", type=int, default=2, help="retries of unexpected failures")
     p.add_argument("--families", default="4 6")
+    p.add_argument("--deny-action", choices=("drop", "reject"), default="drop",
+                   help="what the daemons were started with")
     p.add_argument("--summary-json")
     p.add_argument("cases", nargs="*", help="case name prefixes (default: all)")
     a = p.parse_args()

@@ -152,19 +152,38 @@ grep -q 'prefix "np:ia:y/b"' <<<"$rules" || fail "no audit log rule: $rules"
 grep -q 'drop' <<<"$rules" && fail "an audit chain drops: $rules"
 pass "audit chain in_y_b: log prefix np:ia:y/b, then return"
 
+# the status API: y/b is audited (not isolated) for ingress; y/watch-c selects y/c even though
+# allow-80 (enforcing) is what isolates it
+api http://localhost/v1/pods/y/b | python3 -c '
+import json, sys
+i = json.load(sys.stdin)["ingress"]
+assert i["audit"] is True and i["isolated"] is False and i["policies"] == ["y/watch"], i
+' || fail "/v1/pods/y/b: ingress must be audited by y/watch"
+api http://localhost/v1/pods/y/c | python3 -c '
+import json, sys
+i = json.load(sys.stdin)["ingress"]
+assert i["audit"] is False and i["isolated"] is True and i["policies"] == ["y/allow-80"], i
+' || fail "/v1/pods/y/c: ingress must be isolated by y/allow-80 alone"
+api http://localhost/v1/policies/y/watch-c | python3 -c '
+import json, sys
+p = json.load(sys.stdin)
+assert p["mode"] == "audit" and p["selected_local_pods"] == ["y/c"], p
+' || fail "/v1/policies/y/watch-c must list y/c as selected"
+pass "status API: y/b audited by y/watch; y/watch-c selects y/c under an enforcing policy"
+
 out=$(printf '%s\n' "a1 x/a y/b 4 80 tcp" "a2 x/a y/b 6 81 udp" | world_probe --timeout 1000 --tries 3)
 [[ $out == $'a1 ok\na2 ok' ]] || fail "audit must not deny: $out"
-wait_record '"src":"x/a","dst":"y/b","proto":"TCP","port":80,"policies":\["y/watch"\],"audit":true' ||
+wait_record '"action":"audit","audit":true,"src":"x/a","dst":"y/b",.*"protocol":"tcp","port":80,"policies":\["y/watch"\]' ||
 	fail "no audit record for x/a -> y/b:80"
-wait_record '"proto":"UDP","port":81,"policies":\["y/watch"\],"audit":true' || fail "no IPv6 UDP audit record"
+wait_record '"audit":true,.*"protocol":"udp","port":81,"policies":\["y/watch"\]' || fail "no IPv6 UDP audit record"
 pass "audit: traffic passes and is recorded: $(grep -m1 'deny {.*"audit":true' "$LOG" | sed 's/.*deny //')"
 
 # y/c: the enforcing policy decides alone
 out=$(printf '%s\n' "c1 x/a y/c 4 80 tcp" "c2 x/a y/c 4 81 tcp" | world_probe --timeout 500 --tries 1)
 [[ $out == $'c1 ok\nc2 fail('* ]] || fail "y/c must follow allow-80 only: $out"
-wait_record '"dst":"y/c","proto":"TCP","port":81,"policies":\["y/allow-80"\],"audit":false' ||
+wait_record '"audit":false,.*"dst":"y/c",.*"protocol":"tcp","port":81,"policies":\["y/allow-80"\]' ||
 	fail "no deny record naming y/allow-80 alone"
-[[ $(count_records '"dst":"y/c".*"audit":true') -eq 0 ]] || fail "an audit record for y/c"
+[[ $(count_records '"audit":true,.*"dst":"y/c"') -eq 0 ]] || fail "an audit record for y/c"
 pass "enforced y/c: port 80 allowed, 81 denied by y/allow-80, no audit record"
 
 # switch to enforce: denied
@@ -172,7 +191,7 @@ watch enforce
 sync_now
 out=$(echo "e1 x/a y/b 4 80 tcp" | world_probe --timeout 500 --tries 1)
 [[ $out == "e1 fail("* ]] || fail "enforce must deny: $out"
-wait_record '"dst":"y/b","proto":"TCP","port":80,"policies":\["y/watch"\],"audit":false' ||
+wait_record '"audit":false,.*"dst":"y/b",.*"protocol":"tcp","port":80,"policies":\["y/watch"\]' ||
 	fail "no deny record after switching to enforce"
 pass "enforce: x/a -> y/b denied and recorded as deny"
 # and back

@@ -142,12 +142,12 @@ fi
 
 out=$(echo "t1 x/a y/b 4 80 tcp" | world_probe --timeout 300 --tries 1)
 [[ $out == "t1 fail("* ]] || fail "x/a -> y/b:80 should be denied: $out"
-wait_record '"src":"x/a","dst":"y/b","proto":"TCP","port":80,"policies":\["y/deny-all"\],"audit":false' ||
+wait_record '"action":"deny","audit":false,"src":"x/a","dst":"y/b","src_ip":"10.244.1.10","dst_ip":"10.244.1.11","protocol":"tcp","port":80,"policies":\["y/deny-all"\]' ||
 	fail "no deny record for x/a -> y/b:80/TCP naming y/deny-all"
 pass "denied TCP probe: $(grep -m1 'deny {.*"port":80' "$LOG" | sed 's/.*deny //')"
 out=$(echo "t2 x/a y/b 6 443 udp" | world_probe --timeout 300 --tries 1)
 [[ $out == "t2 fail("* ]] || fail "x/a -> y/b:443 (v6) should be denied: $out"
-wait_record '"proto":"UDP","port":443,"policies":\["y/deny-all"\]' || fail "no IPv6 UDP record"
+wait_record '"protocol":"udp","port":443,"policies":\["y/deny-all"\]' || fail "no IPv6 UDP record"
 pass "denied IPv6 UDP probe recorded"
 # allowed traffic is never recorded
 out=$(echo "t3 y/b x/a 4 80 tcp" | world_probe --timeout 1000 --tries 3)
@@ -158,6 +158,19 @@ if [[ -n $EVPID ]]; then
 	for _ in $(seq 40); do grep -q 'y/deny-all' "$TMP/events" 2>/dev/null && break; sleep 0.05; done
 	grep -q '"y/deny-all"' "$TMP/events" || fail "no record on /v1/events: $(head -c 500 "$TMP/events")"
 	pass "/v1/events: $(grep -m1 'y/deny-all' "$TMP/events" | head -c 300)"
+	# one shape: the log line and the event of the same packet are the same JSON object
+	grep -m1 'deny {.*"port":80,' "$LOG" | sed 's/.*deny //' >"$TMP/logrec"
+	grep -m1 '"port":80,' "$TMP/events" >"$TMP/evrec"
+	python3 - "$TMP/logrec" "$TMP/evrec" <<-'PY' || fail "log line and /v1/events record differ"
+		import json, sys
+		a, b = (json.load(open(f)) for f in sys.argv[1:3])
+		want = ["time", "direction", "action", "audit", "src", "dst", "src_ip", "dst_ip",
+		        "protocol", "port", "policies"]
+		assert list(a) == want and list(b) == want, (list(a), list(b))
+		a.pop("time"); b.pop("time")
+		assert a == b, (a, b)
+	PY
+	pass "the log line and /v1/events carry the same record"
 	kill "$EVPID" 2>/dev/null
 	EVPID=
 else

@@ -279,6 +279,20 @@ while read -r id res; do
 	got=${res%%(*}
 	[[ $got == "${WANT[$id]}" ]] || fail "probe $id: $res, explain said ${WANT[$id]}"
 done <"$TMP/probe.out"
+# per-rule counters: the allowed y/a -> x/b:80 connection went through x/web ingress[0] on node-2
+c0=$(jq -e '.rules[0].counters.packets' "$TMP/pol2") || fail "no counters in $(cat "$TMP/pol2")"
+for _ in $(seq 30); do
+	c1=$(api node-2 http://localhost/v1/policies/x/web | jq -e '.rules[0].counters.packets') ||
+		fail "no counters on /v1/policies/x/web"
+	((c1 > c0)) && break
+	sleep 0.1 # the dataplane reads the kernel's counters at most once a second
+done
+((c1 > c0)) || fail "x/web ingress[0] counters did not grow ($c0 -> $c1)"
+api node-2 http://localhost/v1/policies/x/web | jq -e '.rules[0].counters.bytes > 0' >/dev/null ||
+	fail "x/web ingress[0]: no bytes counted"
+api node-1 http://localhost/v1/policies/x/web | jq -e '.rules[0].counters.packets == 0' >/dev/null ||
+	fail "node-1 has no chain for x/web: its counters must be 0"
+pass "per-rule counters: x/web ingress[0] packets $c0 -> $c1 on node-2"
 for fmt in "" --json; do
 	ctl --socket "${SOCK[node-2]}" $fmt matrix --port 80 >"$TMP/mlive" 2>"$TMP/mlive.err" ||
 		fail "matrix live"
@@ -300,6 +314,12 @@ for n in node-1 node-2; do
 	(($(metric "$TMP/m1-$n" netpold_programming_latency_seconds_count 'trigger="networkpolicy"' || true) + 0 >= 0)) 
 	c=$(metric "$TMP/m1-$n" netpold_programming_latency_seconds_count 'trigger="policy"')
 	((c >= 1)) || fail "$n: no policy-triggered latency observed"
+	# pod programming latency (fed from d->pod_latency) and the NFLOG reader's counters
+	for name in netpold_pod_programming_latency_seconds_count \
+		netpold_pod_programming_latency_lost_total netpold_nflog_overruns_total \
+		netpold_deny_records_malformed_total netpold_deny_records_unattributed_total; do
+		[[ $(metric "$TMP/m1-$n" $name) =~ ^[0-9]+$ ]] || fail "$n: no $name"
+	done
 	api "$n" http://localhost/metrics >"$TMP/ms-$n" && validate_metrics "$TMP/ms-$n" ||
 		fail "$n: /metrics on the socket"
 done

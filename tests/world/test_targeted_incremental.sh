@@ -24,8 +24,8 @@ tl_probe_expect --timeout 300 --tries 2 < <(tl_case_probes 022 1)
 pass "initial state: $TL_PROBED probes as upstream case 022 step 1 expects"
 
 # The full table, handles included, before the relabel.
-before1=$(node_exec node-1 nft -a -j list table inet "$TL_TABLE" | jq -c '.nftables[] | del(.metainfo?)' | sort)
-before2=$(node_exec node-2 nft -a -j list table inet "$TL_TABLE" | jq -c '.nftables[] | del(.metainfo?)' | sort)
+before1=$(tl_table_handles node-1)
+before2=$(tl_table_handles node-2)
 gen1=$(jq .programmed_generation <<<"${TL_ST[node-1]}")
 
 # x/b (node-2) gets pod2=updated: it becomes a peer of x/a's (node-1) ingress rule. Everything
@@ -57,8 +57,8 @@ jq -e '.last_reconcile.batch_elements <= 2 and .last_reconcile.batch_messages <=
 	<<<"$st1" >/dev/null || fail "node-1: relabel batch: $(jq -c .last_reconcile <<<"$st1")"
 pass "node-1 committed exactly 2 set elements (status: $(jq -c '.last_reconcile | {batch_messages, batch_elements}' <<<"$st1"))"
 
-after1=$(node_exec node-1 nft -a -j list table inet "$TL_TABLE" | jq -c '.nftables[] | del(.metainfo?)' | sort)
-after2=$(node_exec node-2 nft -a -j list table inet "$TL_TABLE" | jq -c '.nftables[] | del(.metainfo?)' | sort)
+after1=$(tl_table_handles node-1)
+after2=$(tl_table_handles node-2)
 changed=$(diff <(echo "$before1") <(echo "$after1") | grep '^[<>]' | cut -c3-)
 [[ -n $changed ]] || fail "node-1: the table did not change"
 # every changed object is a set; listed without its elements, it is the same set as before
@@ -92,7 +92,7 @@ tl_sync
 ev1=$(tl_monitor_stop node-1)
 [[ $(sed 's/^delete /add /' <<<"$ev1" | sort) == "$want" ]] ||
 	fail "node-1: relabel back committed more than the two deletions: $ev1"
-back1=$(node_exec node-1 nft -a -j list table inet "$TL_TABLE" | jq -c '.nftables[] | del(.metainfo?)' | sort)
+back1=$(tl_table_handles node-1)
 [[ $back1 == "$before1" ]] || fail "node-1: table not back to the original:
 $(diff <(echo "$before1") <(echo "$back1"))"
 pass "relabel undone: node-1's table is identical to the original, handles included"

@@ -6,7 +6,9 @@
 # prohibited (probe: unreachable), in IPv4 and IPv6, for ingress denials (rejected by the
 # destination's node) and egress denials (rejected by the source's node); allowed pairs are
 # untouched; and the whole matrix completes far below one probe timeout, so nothing was
-# silently dropped. Exit 0 pass, 1 fail, 77 skip.
+# silently dropped. The daemons start with the default (drop) and are restarted with reject:
+# the restarted netpold adopts the table and turns its denials into rejects.
+# Exit 0 pass, 1 fail, 77 skip.
 set -uo pipefail
 
 # shellcheck source=tests/world/targeted_lib.sh
@@ -16,9 +18,23 @@ tl_world
 # Policies: namespace x denies all ingress (upstream case 001) and all egress (case 026).
 tl_case_manifests 001 1
 tl_case_manifests 026 1
-tl_start node-1 --deny-action reject
-tl_start node-2 --deny-action reject
+tl_start node-1
+tl_start node-2
 tl_sync
+# with drop, a denied probe times out
+tl_probe_expect --timeout 300 --tries 1 <<-EOF
+	drop:tcp y/b x/a 4 80 tcp fail(timeout)
+	drop:udp y/b x/a 6 80 udp fail(timeout)
+	drop:egress x/a y/b 4 80 tcp fail(timeout)
+EOF
+[[ $TL_MISMATCH -eq 0 ]] || fail "drop mode"
+before=$(tl_table_text node-1)
+for n in node-1 node-2; do
+	tl_stop "$n"
+	tl_start "$n" --deny-action reject
+done
+tl_sync
+[[ $(tl_table_text node-1) != "$before" ]] || fail "restart with reject left the table as it was"
 for n in node-1 node-2; do
 	jq -e '.table.deny_action == "reject"' <<<"${TL_ST[$n]}" >/dev/null ||
 		fail "$n: status deny_action is not reject: ${TL_ST[$n]}"
@@ -67,5 +83,5 @@ for n in node-1 node-2; do
 	grep -q 'reject with icmpx admin-prohibited' <<<"$rules" || fail "$n: no icmpx reject rule"
 	if grep -qw 'drop' <<<"$rules"; then fail "$n: a drop rule in reject mode"; fi
 done
-pass "per-pod chains end with reject with tcp reset / icmpx admin-prohibited, no drop"
+pass "per-pod chains end with reject with tcp reset / icmpx admin-prohibited, no drop (the drop table was adopted and turned into this on restart)"
 echo "test_targeted_reject: passed"

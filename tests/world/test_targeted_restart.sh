@@ -50,7 +50,7 @@ echo 0 >"$count"
 	while [[ ! -e $stop ]]; do
 		r=$((r + 1))
 		awk '{ print $1, $2, $3, $4, $5, $6 }' "$set_file" |
-			world_probe --timeout 250 --tries 2 | sed "s/^/$r /" >>"$rounds"
+			world_probe --timeout 400 --tries 3 | sed "s/^/$r /" >>"$rounds"
 		echo "$r" >"$count"
 	done
 ) &
@@ -66,7 +66,7 @@ wait_rounds() {
 	done
 }
 wait_rounds 2
-before=$(node_exec node-1 nft -a -j list table inet "$TL_TABLE" | jq -c '.nftables[] | del(.metainfo?)' | sort)
+before=$(tl_table_handles node-1)
 
 tl_kill9 node-1
 r_kill=$(cat "$count")
@@ -85,7 +85,7 @@ touch "$stop"
 wait "$loop"
 
 sj=${TL_ST[node-1]}
-after=$(node_exec node-1 nft -a -j list table inet "$TL_TABLE" | jq -c '.nftables[] | del(.metainfo?)' | sort)
+after=$(tl_table_handles node-1)
 [[ -z $ev ]] || fail "the restarted netpold committed changes:
 $ev"
 [[ $before == "$after" ]] || fail "the table differs after the restart:
