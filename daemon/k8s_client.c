@@ -718,9 +718,9 @@ static void diag_invalid(void *ud, const struct k8s_entry *e)
 }
 
 /*
- * Every rejection standing, at each sync: the status socket replaces what
- * an earlier sync reported under the same source, so one that is gone (a
- * valid version arrived, the object was deleted) drops out.
+ * Every rejection still standing, at each sync (as source.h asks); one that
+ * is gone (a valid version arrived, the object was deleted) is simply not
+ * reported again.
  */
 static void report_rejections(const struct k8s_client *c)
 {
@@ -837,6 +837,7 @@ static const struct source_ops k8s_source_ops = {
 	.free = free_source,
 	.degraded = degraded,
 	.changed_kinds = changed_kinds,
+	.reports_all_errors = true,
 };
 
 bool k8s_source_is(const struct source *s)

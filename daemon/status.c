@@ -494,7 +494,7 @@ void status_server_source_synced(struct status_server *s, int r, uint64_t since_
 
 	if (!s)
 		return;
-	status_track_sync_done(s->track, r >= 0);
+	status_track_sync_done(s->track, r >= 0, s->d->source->ops->reports_all_errors);
 	if (r <= 0)
 		return;
 	/* input changed: its programming latency runs until a commit includes it */

@@ -128,8 +128,12 @@ const struct timespec *status_track_pod_since(const struct status_track *t,
 					      const struct pod_obj *p, enum direction dir);
 /* Diagnostics of the source's current sync; kept per kind/ns/name. */
 void status_track_diag(void *ud, const struct decode_diag *diag);
-/* The sync ended: ok keeps the diagnostics collected during it, else they are dropped. */
-void status_track_sync_done(struct status_track *t, bool ok);
+/*
+ * The sync ended: ok keeps the diagnostics collected during it, else they are
+ * dropped. complete: the sync reported every rejection standing in its source
+ * (the Kubernetes source), so the ones it did not report are gone.
+ */
+void status_track_sync_done(struct status_track *t, bool ok, bool complete);
 /* The standing errors of one object (kind "NetworkPolicy", "Pod", ...), as a JSON array. */
 json_t *status_track_errors(const struct status_track *t, const char *kind, const char *ns,
 			    const char *name);

@@ -312,7 +312,7 @@ static bool input_changed(const struct obj_error *e)
 	       st.st_mtim.tv_nsec != e->mtime.tv_nsec;
 }
 
-void status_track_sync_done(struct status_track *t, bool ok)
+void status_track_sync_done(struct status_track *t, bool ok, bool complete)
 {
 	if (!t)
 		return;
@@ -324,8 +324,9 @@ void status_track_sync_done(struct status_track *t, bool ok)
 		for (size_t i = 0; i < t->standing.n; i++) {
 			struct obj_error *e = &t->standing.v[i];
 
-			if (list_has_source(&t->cur, e->source) || list_has_object(&t->cur, e) ||
-			    input_changed(e) || merged.n + kept >= MAX_ERRORS) {
+			if (complete || list_has_source(&t->cur, e->source) ||
+			    list_has_object(&t->cur, e) || input_changed(e) ||
+			    merged.n + kept >= MAX_ERRORS) {
 				obj_error_clear(e);
 				continue;
 			}

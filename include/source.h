@@ -48,6 +48,12 @@ struct source_ops {
 	 * Optional: NULL or 0 means unknown.
 	 */
 	unsigned (*changed_kinds)(const struct source *s);
+	/*
+	 * Every sync() reports all rejections standing in the source, so one
+	 * it no longer reports is gone (the API server source). False: a sync
+	 * reports only what it re-read (the manifest folder).
+	 */
+	bool reports_all_errors;
 };
 
 struct source {
