@@ -4,6 +4,7 @@
  * and the child's exit on a pidfd, both served by the loop; a timer kills a
  * plugin that hangs. The answer is an ExecCredential (v1 or v1beta1).
  */
+#include <ctype.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
@@ -59,7 +60,8 @@ static int parse_time(const char *s, int64_t *ret)
 	if (*p == '.')
 		for (p++; *p >= '0' && *p <= '9'; p++)
 			;
-	if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':') {
+	if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':' && isdigit((unsigned char)p[1]) &&
+	    isdigit((unsigned char)p[2]) && isdigit((unsigned char)p[4]) && isdigit((unsigned char)p[5])) {
 		off = ((p[1] - '0') * 10 + (p[2] - '0')) * 3600 + ((p[4] - '0') * 10 + (p[5] - '0')) * 60;
 		if (*p == '-')
 			off = -off;
@@ -116,6 +118,10 @@ int k8s_exec_parse(const char *buf, size_t len, const char *api_version,
 	exp = json_string_value(json_object_get(status, "expirationTimestamp"));
 	if (tok && !tok[0])
 		tok = NULL;
+	if (cert && !cert[0])
+		cert = NULL;
+	if (key && !key[0])
+		key = NULL;
 	if (!!cert != !!key)
 		return perr(ret_err, "status: clientCertificateData and clientKeyData go together");
 	if (!tok && !cert)

@@ -106,7 +106,8 @@ int k8s_read_file(const char *path, size_t max, struct k8s_blob *ret)
 	size_t n = 0;
 
 	*ret = (struct k8s_blob){0};
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO at that path must not block the loop before the type check */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0)

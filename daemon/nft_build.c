@@ -54,34 +54,31 @@ static void set_set_data(void *o, uint16_t a, const void *d, uint32_t l)
 	nftnl_set_set_data(o, a, d, l);
 }
 
-struct comment_ctx {
-	int type;
-	char *found;
-};
-
-static int udata_cb(const struct nftnl_udata *attr, void *data)
-{
-	struct comment_ctx *ctx = data;
-	const char *v = nftnl_udata_get(attr);
-	uint8_t len = nftnl_udata_len(attr);
-
-	/* validate: a NUL-terminated string of the announced length */
-	if (nftnl_udata_type(attr) == ctx->type && len > 0 && v[len - 1] == '\0' && !ctx->found)
-		ctx->found = strndup(v, len);
-	return 0;
-}
-
+/*
+ * The comment of a userdata blob the kernel hands back. Walked here with
+ * explicit bounds rather than with nftnl_udata_parse(), which trusts each
+ * entry's length: anyone with CAP_NET_ADMIN can plant userdata in our table.
+ * Entries are { u8 type; u8 len; value[len] }; the comment is a
+ * NUL-terminated string filling its entry.
+ */
 char *nft_udata_comment(const void *data, uint32_t len, int type)
 {
-	struct comment_ctx ctx = {.type = type};
+	const uint8_t *p = data;
+	uint32_t off = 0;
 
-	if (!data || !len)
+	if (!data)
 		return NULL;
-	if (nftnl_udata_parse(data, len, udata_cb, &ctx) < 0) {
-		free(ctx.found);
-		return NULL;
+	while (off + 2 <= len) {
+		uint8_t t = p[off], l = p[off + 1];
+		const char *v = (const char *)&p[off + 2];
+
+		if ((uint32_t)l > len - off - 2)
+			return NULL;
+		if (t == type && l > 0 && v[l - 1] == '\0')
+			return strndup(v, l);
+		off += 2u + l;
 	}
-	return ctx.found;
+	return NULL;
 }
 
 struct nftnl_chain *nft_build_chain(const char *table, const struct plan_chain *c)
