@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Build the libFuzzer targets (build-fuzz, clang, ASan+UBSan) and run each for
 # a bounded time on a copy of its seed corpus. Exit 1 on any crash, leak,
-# timeout or out-of-memory. See docs/fuzzing.md.
+# timeout or out-of-memory; 77 when clang is missing. See docs/fuzzing.md.
 #
 #   tests/fuzz/run.sh [SECONDS_PER_TARGET] [--long] [--crashes]
 #     SECONDS_PER_TARGET  default 60 (CI), 3600 with --long
@@ -38,6 +38,10 @@ declare -A max_len=(
 	[fuzz_exec_credential]=8192 [fuzz_query]=1024
 )
 
+if ! command -v "${CC:-clang}" >/dev/null; then
+	echo "tests/fuzz/run.sh: ${CC:-clang} not found (apt-get install clang libclang-rt-dev)" >&2
+	exit 77
+fi
 echo "== building fuzz targets in $build"
 if ! { CC=${CC:-clang} cmake -S "$src" -B "$build" -DNETPOLD_FUZZ=ON >"$build.cmake.log" 2>&1 &&
        cmake --build "$build" --target fuzz -j"$ncpu" >"$build.build.log" 2>&1; }; then
