@@ -83,20 +83,51 @@ static int finish(struct out_table *t, FILE *f, int r)
 	return r;
 }
 
+/*
+ * The body parsed into *ret_j (the caller's to free); when !human it is printed here as
+ * indented JSON. Returns 1 when the caller is to render it for people, 0 when it was printed,
+ * negative errno (-EINVAL with err filled for invalid JSON).
+ */
+static int begin(const char *body, size_t len, bool human, FILE *f, char *err, size_t errlen,
+		 json_t **ret_j)
+{
+	int r;
+
+	*ret_j = load(body, len, err, errlen);
+	if (!*ret_j)
+		return -EINVAL;
+	if (human)
+		return 1;
+	r = pretty(*ret_j, f);
+	return r < 0 ? r : 0;
+}
+
+/* A new two-column table in *ret_t whose first row is KEY and "namespace/name" of o. */
+static int object_table(json_t *o, const char *key, struct out_table **ret_t)
+{
+	char b1[64], b2[64], big[4096];
+	int r = out_table_new(2, ret_t);
+
+	if (r < 0)
+		return r;
+	snprintf(big, sizeof(big), "%s/%s", text(o, "namespace", b1, sizeof(b1)),
+		 text(o, "name", b2, sizeof(b2)));
+	return kv(*ret_t, key, big);
+}
+
 int ctl_render_status(const char *body, size_t len, bool human, FILE *f, char *err,
 		      size_t errlen)
 {
-	_cleanup_json_ json_t *j = load(body, len, err, errlen);
+	_cleanup_json_ json_t *j = NULL;
 	struct out_table *t = NULL;
 	json_t *src, *last, *counts, *table, *res, *v;
 	char b1[64], b2[64], b3[64], b4[64], line[1024];
 	size_t i;
 	int r;
 
-	if (!j)
-		return -EINVAL;
-	if (!human)
-		return pretty(j, f);
+	r = begin(body, len, human, f, err, errlen, &j);
+	if (r <= 0)
+		return r;
 	r = out_table_new(2, &t);
 	if (r < 0)
 		return r;
@@ -201,17 +232,16 @@ static const char *programmed(json_t *o, char *buf, size_t len)
 int ctl_render_policies(const char *body, size_t len, bool human, FILE *f, char *err,
 			size_t errlen)
 {
-	_cleanup_json_ json_t *j = load(body, len, err, errlen);
+	_cleanup_json_ json_t *j = NULL;
 	struct out_table *t = NULL;
 	json_t *items, *p;
 	char b1[64], b2[128], big[4096];
 	size_t i;
 	int r;
 
-	if (!j)
-		return -EINVAL;
-	if (!human)
-		return pretty(j, f);
+	r = begin(body, len, human, f, err, errlen, &j);
+	if (r <= 0)
+		return r;
 	items = json_object_get(j, "items");
 	r = out_table_new(7, &t);
 	if (r < 0)
@@ -257,23 +287,17 @@ static int print_errors(json_t *o, FILE *f)
 int ctl_render_policy(const char *body, size_t len, bool human, FILE *f, char *err,
 		      size_t errlen)
 {
-	_cleanup_json_ json_t *j = load(body, len, err, errlen);
+	_cleanup_json_ json_t *j = NULL;
 	struct out_table *t = NULL;
 	json_t *rules, *rule;
 	char b1[64], b2[128], big[4096];
 	size_t i;
 	int r;
 
-	if (!j)
-		return -EINVAL;
-	if (!human)
-		return pretty(j, f);
-	r = out_table_new(2, &t);
-	if (r < 0)
+	r = begin(body, len, human, f, err, errlen, &j);
+	if (r <= 0)
 		return r;
-	snprintf(big, sizeof(big), "%s/%s", text(j, "namespace", b1, sizeof(b1)),
-		 text(j, "name", b2, sizeof(b2)));
-	r = kv(t, "policy:", big);
+	r = object_table(j, "policy:", &t);
 	if (r >= 0)
 		r = kv(t, "generation:", text(j, "generation", b1, sizeof(b1)));
 	if (r >= 0)
@@ -335,17 +359,16 @@ static const char *isolation(json_t *pod, const char *dir, char *buf, size_t len
 
 int ctl_render_pods(const char *body, size_t len, bool human, FILE *f, char *err, size_t errlen)
 {
-	_cleanup_json_ json_t *j = load(body, len, err, errlen);
+	_cleanup_json_ json_t *j = NULL;
 	struct out_table *t = NULL;
 	json_t *items, *p;
 	char b1[64], big[4096];
 	size_t i;
 	int r;
 
-	if (!j)
-		return -EINVAL;
-	if (!human)
-		return pretty(j, f);
+	r = begin(body, len, human, f, err, errlen, &j);
+	if (r <= 0)
+		return r;
 	items = json_object_get(j, "items");
 	r = out_table_new(5, &t);
 	if (r < 0)
@@ -374,21 +397,15 @@ int ctl_render_pods(const char *body, size_t len, bool human, FILE *f, char *err
 
 int ctl_render_pod(const char *body, size_t len, bool human, FILE *f, char *err, size_t errlen)
 {
-	_cleanup_json_ json_t *j = load(body, len, err, errlen);
+	_cleanup_json_ json_t *j = NULL;
 	struct out_table *t = NULL;
-	char b1[64], b2[64], big[4096];
+	char b1[64], big[4096];
 	int r;
 
-	if (!j)
-		return -EINVAL;
-	if (!human)
-		return pretty(j, f);
-	r = out_table_new(2, &t);
-	if (r < 0)
+	r = begin(body, len, human, f, err, errlen, &j);
+	if (r <= 0)
 		return r;
-	snprintf(big, sizeof(big), "%s/%s", text(j, "namespace", b1, sizeof(b1)),
-		 text(j, "name", b2, sizeof(b2)));
-	r = kv(t, "pod:", big);
+	r = object_table(j, "pod:", &t);
 	if (r >= 0)
 		r = kv(t, "node:", text(j, "node", b1, sizeof(b1)));
 	if (r >= 0)

@@ -295,53 +295,65 @@ static void usage_explain(FILE *f)
 	      f);
 }
 
+/* The options of the queries (explain, matrix) besides their own, for their option tables. */
+#define QUERY_OPTIONS                                                                              \
+	{"manifests", required_argument, NULL, 'm'}, {"socket", required_argument, NULL, 's'},      \
+		{"port", required_argument, NULL, 'p'}, {"protocol", required_argument, NULL, 'P'}, \
+		{"family", required_argument, NULL, 'F'}, {"json", no_argument, NULL, 'j'},         \
+		{"help", no_argument, NULL, 'h'}
+
+/*
+ * One of QUERY_OPTIONS but --help into c and q. Returns 1 when o is one of them, 0 when it is
+ * not, -EINVAL for a bad value (the parser says which).
+ */
+static int query_option(struct ctl *c, struct query *q, int o, bool *have_port)
+{
+	switch (o) {
+	case 'm':
+		c->manifests = optarg;
+		return 1;
+	case 's':
+		c->socket = optarg;
+		return 1;
+	case 'p':
+		if (parse_port(optarg, &q->port) < 0)
+			return -EINVAL;
+		*have_port = true;
+		return 1;
+	case 'P':
+		return parse_proto(optarg, &q->proto) < 0 ? -EINVAL : 1;
+	case 'F':
+		return parse_family(optarg, &q->family) < 0 ? -EINVAL : 1;
+	case 'j':
+		c->json = true;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 static int cmd_explain(struct ctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"manifests", required_argument, NULL, 'm'},
-		{"socket", required_argument, NULL, 's'},
-		{"from", required_argument, NULL, 'f'},
-		{"to", required_argument, NULL, 't'},
-		{"port", required_argument, NULL, 'p'},
-		{"protocol", required_argument, NULL, 'P'},
-		{"family", required_argument, NULL, 'F'},
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{}};
+		{"from", required_argument, NULL, 'f'}, {"to", required_argument, NULL, 't'},
+		QUERY_OPTIONS, {}};
 	struct query q = {.proto = PROTO_TCP};
 	bool have_port = false;
 	int o, r;
 
 	optind = 0;
 	while ((o = getopt_long(argc, argv, "m:s:f:t:p:P:F:jh", opts, NULL)) >= 0) {
+		r = query_option(c, &q, o, &have_port);
+		if (r < 0)
+			return r;
+		if (r > 0)
+			continue;
 		switch (o) {
-		case 'm':
-			c->manifests = optarg;
-			break;
-		case 's':
-			c->socket = optarg;
-			break;
 		case 'f':
 			q.from = optarg;
 			break;
 		case 't':
 			q.to = optarg;
-			break;
-		case 'p':
-			if (parse_port(optarg, &q.port) < 0)
-				return -EINVAL;
-			have_port = true;
-			break;
-		case 'P':
-			if (parse_proto(optarg, &q.proto) < 0)
-				return -EINVAL;
-			break;
-		case 'F':
-			if (parse_family(optarg, &q.family) < 0)
-				return -EINVAL;
-			break;
-		case 'j':
-			c->json = true;
 			break;
 		case 'h':
 			usage_explain(stdout);
@@ -380,56 +392,30 @@ static void usage_matrix(FILE *f)
 
 static int cmd_matrix(struct ctl *c, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"manifests", required_argument, NULL, 'm'},
-		{"socket", required_argument, NULL, 's'},
-		{"namespaces", required_argument, NULL, 'n'},
-		{"port", required_argument, NULL, 'p'},
-		{"protocol", required_argument, NULL, 'P'},
-		{"family", required_argument, NULL, 'F'},
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{}};
+	static const struct option opts[] = {{"namespaces", required_argument, NULL, 'n'},
+					     QUERY_OPTIONS, {}};
 	struct query q = {.proto = PROTO_TCP, .family = AF_INET};
 	bool have_port = false;
 	int o, r;
 
 	optind = 0;
 	while ((o = getopt_long(argc, argv, "m:s:n:p:P:F:jh", opts, NULL)) >= 0) {
-		r = 0;
+		r = query_option(c, &q, o, &have_port);
+		if (r < 0)
+			return r;
+		if (r > 0)
+			continue;
 		switch (o) {
-		case 'm':
-			c->manifests = optarg;
-			break;
-		case 's':
-			c->socket = optarg;
-			break;
 		case 'n':
 			q.namespaces = optarg;
-			break;
-		case 'p':
-			r = parse_port(optarg, &q.port);
-			have_port = true;
-			break;
-		case 'P':
-			r = parse_proto(optarg, &q.proto);
-			break;
-		case 'F':
-			r = parse_family(optarg, &q.family);
-			break;
-		case 'j':
-			c->json = true;
 			break;
 		case 'h':
 			usage_matrix(stdout);
 			return EXIT_ALLOWED;
 		default:
 			usage_matrix(stderr);
-			r = -EINVAL;
-			break;
+			return -EINVAL;
 		}
-		if (r < 0)
-			return r;
 	}
 	if (optind < argc) {
 		ctl_error("matrix: unexpected argument \"%s\"", argv[optind]);
@@ -455,7 +441,9 @@ static int cmd_matrix(struct ctl *c, int argc, char **argv)
 
 /*
  * The options every live command takes, plus --follow (events) and --all
- * (pods) where allowed; one positional NAMESPACE/NAME when want_name.
+ * (pods) where allowed; one positional NAMESPACE/NAME when want_name. Then
+ * the mode, which must be live. Returns 0 to go on, 1 when --help was
+ * printed, negative errno.
  */
 struct live_args {
 	bool follow, all;
@@ -472,7 +460,7 @@ static int parse_live(struct ctl *c, int argc, char **argv, const char *usage, b
 		{"all", no_argument, NULL, 'a'},
 		{"help", no_argument, NULL, 'h'},
 		{}};
-	int o;
+	int o, r;
 
 	*ret = (struct live_args){0};
 	optind = 0;
@@ -512,7 +500,8 @@ static int parse_live(struct ctl *c, int argc, char **argv, const char *usage, b
 		fputs(usage, stderr);
 		return -EINVAL;
 	}
-	return 0;
+	r = ctl_mode(c, false);
+	return r < 0 ? r : 0;
 bad:
 	fputs(usage, stderr);
 	return -EINVAL;
@@ -526,8 +515,7 @@ static int cmd_status(struct ctl *c, int argc, char **argv)
 
 	if (r != 0)
 		return r < 0 ? r : EXIT_ALLOWED;
-	r = ctl_mode(c, false);
-	return r < 0 ? r : live_show(c, "/v1/status", ctl_render_status);
+	return live_show(c, "/v1/status", ctl_render_status);
 }
 
 static int cmd_policies(struct ctl *c, int argc, char **argv)
@@ -538,8 +526,7 @@ static int cmd_policies(struct ctl *c, int argc, char **argv)
 
 	if (r != 0)
 		return r < 0 ? r : EXIT_ALLOWED;
-	r = ctl_mode(c, false);
-	return r < 0 ? r : live_show(c, "/v1/policies", ctl_render_policies);
+	return live_show(c, "/v1/policies", ctl_render_policies);
 }
 
 /* GET prefix + NAMESPACE/NAME, both parts escaped. */
@@ -570,8 +557,7 @@ static int cmd_policy(struct ctl *c, int argc, char **argv)
 
 	if (r != 0)
 		return r < 0 ? r : EXIT_ALLOWED;
-	r = ctl_mode(c, false);
-	return r < 0 ? r : show_named(c, "/v1/policies/", a.name, ctl_render_policy);
+	return show_named(c, "/v1/policies/", a.name, ctl_render_policy);
 }
 
 static int cmd_pods(struct ctl *c, int argc, char **argv)
@@ -584,8 +570,7 @@ static int cmd_pods(struct ctl *c, int argc, char **argv)
 
 	if (r != 0)
 		return r < 0 ? r : EXIT_ALLOWED;
-	r = ctl_mode(c, false);
-	return r < 0 ? r : live_show(c, a.all ? "/v1/pods?all=true" : "/v1/pods", ctl_render_pods);
+	return live_show(c, a.all ? "/v1/pods?all=true" : "/v1/pods", ctl_render_pods);
 }
 
 static int cmd_pod(struct ctl *c, int argc, char **argv)
@@ -597,8 +582,7 @@ static int cmd_pod(struct ctl *c, int argc, char **argv)
 
 	if (r != 0)
 		return r < 0 ? r : EXIT_ALLOWED;
-	r = ctl_mode(c, false);
-	return r < 0 ? r : show_named(c, "/v1/pods/", a.name, ctl_render_pod);
+	return show_named(c, "/v1/pods/", a.name, ctl_render_pod);
 }
 
 static int event_line(void *ud, const char *line, size_t len)
@@ -631,9 +615,6 @@ static int cmd_events(struct ctl *c, int argc, char **argv)
 
 	if (r != 0)
 		return r < 0 ? r : EXIT_ALLOWED;
-	r = ctl_mode(c, false);
-	if (r < 0)
-		return r;
 	r = ctl_stream(c->socket, a.follow ? "/v1/events" : "/v1/events?follow=false",
 		       event_line, c, &resp, err, sizeof(err));
 	if (r < 0) {

@@ -8,86 +8,10 @@
 # be made.
 set -uo pipefail
 
-src=${NETPOLD_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${NETPOLD_BUILD_DIR:-$src/build}
 NAME=test_audit
-
-[[ $(id -u) -eq 0 ]] || { echo "SKIP: $NAME needs root"; exit 77; }
-for t in ip nft curl python3; do
-	command -v "$t" >/dev/null || { echo "FAIL: $NAME: $t missing" >&2; exit 1; }
-done
-for t in netpold probe podserver; do
-	[[ -x $build/$t ]] || { echo "FAIL: $NAME: no $build/$t (build first)" >&2; exit 1; }
-done
 WORLD_PREFIX=${WORLD_PREFIX:-np$$a}
-WORLD_TOOLS=$build
-if ! ip netns add "$WORLD_PREFIX-chk" 2>/dev/null; then
-	echo "SKIP: $NAME: cannot create network namespaces"
-	exit 77
-fi
-ip netns del "$WORLD_PREFIX-chk"
-source "$src/tests/world/lib.sh"
-
-TMP=$(mktemp -d "/tmp/$WORLD_PREFIX.XXXXXX")
-M=$TMP/manifests
-S=$TMP/run/netpold.sock
-LOG=$TMP/netpold.log
-PID=
-EVPID=
-mkdir -p "$M"
-
-stop_netpold() {
-	[[ -n $PID ]] || return 0
-	kill -TERM "$PID" 2>/dev/null
-	for _ in $(seq 200); do kill -0 "$PID" 2>/dev/null || break; sleep 0.02; done
-	kill -KILL "$PID" 2>/dev/null
-	wait "$PID" 2>/dev/null
-	PID=
-}
-cleanup() {
-	[[ -n $EVPID ]] && kill "$EVPID" 2>/dev/null
-	stop_netpold
-	world_destroy >/dev/null 2>&1
-	rm -rf -- "$TMP"
-}
-trap cleanup EXIT
-fail() {
-	echo "FAIL: $NAME: $*" >&2
-	echo "--- netpold log (last 40 lines)" >&2
-	tail -n 40 "$LOG" >&2 2>/dev/null
-	exit 1
-}
-pass() { echo "ok: $*"; }
-
-api() { curl -sS --max-time 20 --unix-socket "$S" "$@"; }
-sync_now() {
-	local code
-	code=$(api -o /dev/null -w '%{http_code}' -X POST http://localhost/v1/sync) || fail "POST /v1/sync"
-	[[ $code == 200 ]] || fail "POST /v1/sync answered $code"
-}
-start_netpold() {
-	local ns
-	ns=$(world_node_ns node-1)
-	: >"$TMP/netpold.conf"
-	ip netns exec "$ns" "$build/netpold" --config "$TMP/netpold.conf" --manifests "$M" \
-		--node-name node-1 --status-socket "$S" "$@" >>"$LOG" 2>&1 &
-	PID=$!
-	for _ in $(seq 500); do
-		kill -0 "$PID" 2>/dev/null || fail "netpold exited at start"
-		[[ -S $S ]] && api -f http://localhost/healthz >/dev/null 2>&1 && return 0
-		sleep 0.01
-	done
-	fail "status socket never answered"
-}
-# count_records PATTERN: deny lines in the log matching PATTERN
-count_records() { grep -c "deny {.*$1" "$LOG"; }
-wait_record() {
-	for _ in $(seq 100); do
-		[[ $(count_records "$1") -gt 0 ]] && return 0
-		sleep 0.05
-	done
-	return 1
-}
+source "$(dirname "${BASH_SOURCE[0]}")/node_lib.sh"
+node_setup
 
 world_create - <<-'W' || fail "world_create"
 	x/a node-1 10.244.1.10 fd00:10:244:1::10
@@ -95,25 +19,7 @@ world_create - <<-'W' || fail "world_create"
 	y/c node-1 10.244.1.12 fd00:10:244:1::12
 W
 
-cat >"$M/00-ns.yaml" <<-'Y'
-	apiVersion: v1
-	kind: Namespace
-	metadata: {name: x}
-	---
-	apiVersion: v1
-	kind: Namespace
-	metadata: {name: y}
-Y
-pod() { # pod NS NAME NODE IP4 IP6
-	cat <<-Y
-	---
-	apiVersion: v1
-	kind: Pod
-	metadata: {name: $2, namespace: $1, labels: {app: $2}}
-	spec: {nodeName: $3, containers: [{name: c, image: i}]}
-	status: {phase: Running, podIPs: [{ip: $4}, {ip: '$5'}]}
-	Y
-}
+namespaces x y >"$M/00-ns.yaml"
 {
 	pod x a node-1 10.244.1.10 fd00:10:244:1::10
 	pod y b node-1 10.244.1.11 fd00:10:244:1::11

@@ -8,24 +8,11 @@
 # --cleanup removes it. Exits 77 only when network namespaces cannot be made.
 set -uo pipefail
 
-src=${NETPOLD_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${NETPOLD_BUILD_DIR:-$src/build}
+# shellcheck source=tests/world/node_lib.sh
+source "$(dirname "$0")/node_lib.sh"
 bin=$build/netpold
 
-if [[ $(id -u) -ne 0 ]]; then
-	echo "test_daemon_basic: needs root (network namespaces, nftables)" >&2
-	exit 77
-fi
-for tool in ip nft curl jq python3; do
-	command -v "$tool" >/dev/null || {
-		echo "test_daemon_basic: $tool missing (tests/deps.sh installs it)" >&2
-		exit 1
-	}
-done
-[[ -x $bin ]] || {
-	echo "test_daemon_basic: no $bin (build first)" >&2
-	exit 1
-}
+np_preamble test_daemon_basic "network namespaces, nftables" "$bin" ip nft curl jq python3
 
 NS=npd-$$
 TMP=$(mktemp -d /tmp/npd-daemon.XXXXXX)
@@ -36,12 +23,7 @@ CONF=$TMP/netpold.conf
 PID=
 
 cleanup() {
-	# only the daemon this script started, by its PID
-	if [[ -n $PID ]] && kill -0 "$PID" 2>/dev/null; then
-		kill -TERM "$PID" 2>/dev/null
-		for _ in $(seq 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.02; done
-		kill -KILL "$PID" 2>/dev/null
-	fi
+	np_stop_pid "$PID" 100
 	ip netns del "$NS" 2>/dev/null
 	rm -rf -- "$TMP"
 }
@@ -55,11 +37,7 @@ fail() {
 }
 pass() { echo "ok: $*"; }
 
-if ! ip netns add "$NS" 2>/dev/null; then
-	echo "test_daemon_basic: cannot create a network namespace" >&2
-	exit 77
-fi
-ip -n "$NS" link set lo up
+np_netns test_daemon_basic "$NS"
 
 nsx() { ip netns exec "$NS" "$@"; }
 

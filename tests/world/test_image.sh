@@ -8,34 +8,16 @@
 # user, the tag deploy/ names) and that every library comes from inside the image.
 set -uo pipefail
 
-src=${NETPOLD_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${NETPOLD_BUILD_DIR:-$src/build}
+# shellcheck source=tests/world/node_lib.sh
+source "$(dirname "$0")/node_lib.sh"
 
-if [[ $(id -u) -ne 0 ]]; then
-	echo "test_image: needs root (chroot, network namespaces)" >&2
-	exit 77
-fi
-for tool in umoci jq ip curl; do
-	command -v "$tool" >/dev/null || {
-		echo "test_image: $tool missing (tests/deps.sh installs it)" >&2
-		exit 1
-	}
-done
-[[ -x $build/netpold ]] || {
-	echo "test_image: no $build/netpold (build first)" >&2
-	exit 1
-}
+np_preamble test_image "chroot, network namespaces" "$build/netpold" umoci jq ip curl
 
 TMP=$(mktemp -d /tmp/npimage.XXXXXX)
 NS=npimg-$$
 PID=
 cleanup() {
-	if [[ -n $PID ]] && kill -0 "$PID" 2>/dev/null; then
-		kill -TERM "$PID" 2>/dev/null
-		for _ in $(seq 250); do kill -0 "$PID" 2>/dev/null || break; sleep 0.02; done
-		kill -KILL "$PID" 2>/dev/null
-		wait "$PID" 2>/dev/null
-	fi
+	np_stop_pid "$PID" 250
 	ip netns del "$NS" 2>/dev/null
 	rm -rf -- "$TMP"
 }
@@ -95,25 +77,9 @@ size=$(du -sh "$rootfs" | cut -f1)
 pass "self-contained: no shell, all libraries inside ($n_files files, $size unpacked)"
 
 # 5. netpold from the image in a network namespace, asked by the DaemonSet's probe command.
-ip netns add "$NS" 2>/dev/null || { echo "test_image: cannot create a network namespace" >&2; exit 77; }
-ip -n "$NS" link set lo up
+np_netns test_image "$NS"
 mkdir -p "$rootfs/tmp/m"
-cat >"$rootfs/tmp/m/all.yaml" <<-'Y'
-	apiVersion: v1
-	kind: Namespace
-	metadata: {name: demo}
-	---
-	apiVersion: v1
-	kind: Pod
-	metadata: {name: a, namespace: demo, labels: {app: a}}
-	spec: {nodeName: node-1, containers: [{name: web, image: x}]}
-	status: {phase: Running, podIP: 10.244.1.10, podIPs: [{ip: 10.244.1.10}]}
-	---
-	apiVersion: networking.k8s.io/v1
-	kind: NetworkPolicy
-	metadata: {name: deny-all, namespace: demo}
-	spec: {podSelector: {}, policyTypes: [Ingress, Egress]}
-Y
+np_demo_deny_all >"$rootfs/tmp/m/all.yaml"
 ip netns exec "$NS" chroot "$rootfs" /usr/sbin/netpold --manifests /tmp/m --node-name node-1 \
 	--table npimage >"$TMP/netpold.log" 2>&1 &
 PID=$!

@@ -9,24 +9,11 @@
 # Exits 77 only when network namespaces cannot be made.
 set -uo pipefail
 
-src=${NETPOLD_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${NETPOLD_BUILD_DIR:-$src/build}
+# shellcheck source=tests/world/node_lib.sh
+source "$(dirname "$0")/node_lib.sh"
 bin=$build/netpold
 
-if [[ $(id -u) -ne 0 ]]; then
-	echo "test_privileges: needs root (network namespaces, nftables)" >&2
-	exit 77
-fi
-for tool in ip nft curl jq setpriv; do
-	command -v "$tool" >/dev/null || {
-		echo "test_privileges: $tool missing (tests/deps.sh installs it)" >&2
-		exit 1
-	}
-done
-[[ -x $bin ]] || {
-	echo "test_privileges: no $bin (build first)" >&2
-	exit 1
-}
+np_preamble test_privileges "network namespaces, nftables" "$bin" ip nft curl jq setpriv
 
 NS=nppriv-$$
 TMP=$(mktemp -d /tmp/nppriv.XXXXXX)
@@ -40,12 +27,7 @@ PID=
 NET_ADMIN_MASK=0000000000001000
 
 stop_daemon() {
-	if [[ -n $PID ]] && kill -0 "$PID" 2>/dev/null; then
-		kill -TERM "$PID" 2>/dev/null
-		for _ in $(seq 250); do kill -0 "$PID" 2>/dev/null || break; sleep 0.02; done
-		kill -KILL "$PID" 2>/dev/null
-	fi
-	[[ -n $PID ]] && wait "$PID" 2>/dev/null
+	np_stop_pid "$PID" 250
 	PID=
 }
 cleanup() {
@@ -63,29 +45,10 @@ fail() {
 }
 pass() { echo "ok: $*"; }
 
-if ! ip netns add "$NS" 2>/dev/null; then
-	echo "test_privileges: cannot create a network namespace" >&2
-	exit 77
-fi
-ip -n "$NS" link set lo up
+np_netns test_privileges "$NS"
 
 mkdir -p "$M"
-cat >"$M/all.yaml" <<-'Y'
-	apiVersion: v1
-	kind: Namespace
-	metadata: {name: demo}
-	---
-	apiVersion: v1
-	kind: Pod
-	metadata: {name: a, namespace: demo, labels: {app: a}}
-	spec: {nodeName: node-1, containers: [{name: web, image: x}]}
-	status: {phase: Running, podIP: 10.244.1.10, podIPs: [{ip: 10.244.1.10}]}
-	---
-	apiVersion: networking.k8s.io/v1
-	kind: NetworkPolicy
-	metadata: {name: deny-all, namespace: demo}
-	spec: {podSelector: {}, policyTypes: [Ingress, Egress]}
-Y
+np_demo_deny_all >"$M/all.yaml"
 chmod -R a+rX "$M"
 
 # cap_field PID NAME: the hex mask of CapEff/CapPrm/CapBnd/CapInh/CapAmb.
