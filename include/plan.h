@@ -186,6 +186,8 @@ void plan_rule_key(const char *ns, const char *pol, enum direction dir, unsigned
 		   char ret[PLAN_NAME_MAX]);
 /* "<rule_key>_pods4" etc. */
 void plan_set_name(const char *rule_key, enum plan_set_kind kind, char ret[PLAN_NAME_MAX]);
+/* A copy of s cut to at most max bytes (names and comments have kernel limits). NULL on ENOMEM. */
+char *plan_strdup_max(const char *s, size_t max);
 const char *plan_vmap_name(enum direction dir, int family);
 
 /* ---- elements ---- */

@@ -98,7 +98,21 @@ int engine_record(struct engine *e, enum engine_change_kind k, uint32_t rule_id,
 
 struct pod_ent *engine_pod_ent(const struct engine *e, const struct pod_obj *pod)
 {
-	return engine_pmap_get(&e->pod_ptrs, pod);
+	uint32_t id = engine_pod_id(e, pod);
+
+	return id == UINT32_MAX ? NULL : e->pod_v[id];
+}
+
+void engine_pod_hot_sync(struct engine *e, const struct pod_ent *p)
+{
+	uint8_t flags = p->peer ? HOT_PEER : 0;
+
+	for (int d = 0; d < 2; d++)
+		if (p->target && p->isolated[d])
+			flags |= (uint8_t)(HOT_ENFORCED << d);
+	e->hot[p->id].tb = p->tcache;
+	e->hot[p->id].ns = p->ns;
+	e->hot[p->id].flags = flags;
 }
 
 static int pod_compile(struct engine *e, struct pod_ent *p)
@@ -125,11 +139,12 @@ static int pod_compile(struct engine *e, struct pod_ent *p)
 		v[n++] = (struct cport){.name = id, .port = o->ports[i].port,
 					.proto = (uint8_t)o->ports[i].proto};
 	}
-	free(p->cports);
-	p->cports = v;
-	p->n_cports = n;
+	free(e->hot[p->id].cports);
+	e->hot[p->id].cports = v;
+	e->hot[p->id].n_cports = n;
 	p->target = pod_is_target(o);
 	p->peer = pod_is_peer(o);
+	engine_pod_hot_sync(e, p);
 	return 0;
 }
 
@@ -255,13 +270,19 @@ static int alloc_pod_id(struct engine *e, uint32_t *ret)
 	if (e->n_pod_v == e->cap_pod_v) {
 		uint32_t ncap = e->cap_pod_v ? e->cap_pod_v * 2 : 64;
 		struct pod_ent **nv = realloc(e->pod_v, ncap * sizeof(*nv));
+		struct pod_hot *nh;
 
 		if (!nv)
 			return -ENOMEM;
 		e->pod_v = nv;
+		nh = realloc(e->hot, ncap * sizeof(*nh));
+		if (!nh)
+			return -ENOMEM; /* pod_v keeps its larger size; cap_pod_v still matches hot */
+		e->hot = nh;
 		e->cap_pod_v = ncap;
 	}
 	e->pod_v[e->n_pod_v] = NULL;
+	e->hot[e->n_pod_v] = (struct pod_hot){0};
 	*ret = e->n_pod_v++;
 	return 0;
 }
@@ -269,6 +290,7 @@ static int alloc_pod_id(struct engine *e, uint32_t *ret)
 static int free_pod_id(struct engine *e, uint32_t id)
 {
 	e->pod_v[id] = NULL;
+	e->hot[id] = (struct pod_hot){0};
 	if (e->n_free == e->cap_free) {
 		uint32_t ncap = e->cap_free ? e->cap_free * 2 : 64;
 		uint32_t *nv = realloc(e->free_v, ncap * sizeof(*nv));
@@ -342,7 +364,7 @@ static int apply_pod(struct engine *e, struct pod_obj *obj)
 		p->obj = obj;
 		bury(e, old);
 	}
-	r = engine_pmap_put(&e->pod_ptrs, obj, p);
+	r = engine_pmap_put(&e->pod_ptrs, obj, (void *)((uintptr_t)p->id + 1));
 	if (r < 0)
 		return r;
 	r = pod_compile(e, p);
@@ -365,12 +387,13 @@ static int apply_pod(struct engine *e, struct pod_obj *obj)
 				 !old || relabel || old->host_network != obj->host_network, force);
 }
 
-static void pod_ent_free(struct pod_ent *p)
+static void pod_ent_free(struct engine *e, struct pod_ent *p)
 {
 	engine_pvec_clear(&p->sel);
 	engine_pvec_clear(&p->member_of);
-	free(p->tcache);
-	free(p->cports);
+	engine_tblock_release(e, p->tcache);
+	free(e->hot[p->id].cports);
+	e->hot[p->id] = (struct pod_hot){0};
 	free(p);
 }
 
@@ -379,19 +402,21 @@ static int delete_pod(struct engine *e, const char *ns, const char *name)
 	struct nskey k = {ns, name};
 	uint64_t h = engine_hash_str2(ns, name);
 	struct pod_ent *p = engine_hmap_get(&e->pods, h, engine_pod_key_eq, &k);
+	uint32_t id;
 	int r;
 
 	if (!p)
 		return -ENOENT;
+	id = p->id;
 	r = engine_index_pod_leave(e, p);
 	engine_hmap_del(&e->pods, h, p);
 	engine_pmap_del(&e->pod_ptrs, p->obj);
 	ip_index(e, p, false);
-	engine_u32set_del(&p->ns->pods, p->id);
-	free_pod_id(e, p->id);
+	engine_u32set_del(&p->ns->pods, id);
 	e->n_pods--;
 	bury(e, p->obj);
-	pod_ent_free(p);
+	pod_ent_free(e, p);
+	free_pod_id(e, id);
 	return r;
 }
 
@@ -573,7 +598,7 @@ void engine_free(struct engine *e)
 	for (uint32_t i = 0; i < e->n_pod_v; i++)
 		if (e->pod_v[i]) {
 			engine_pod_release(e, e->pod_v[i]->obj);
-			pod_ent_free(e->pod_v[i]);
+			pod_ent_free(e, e->pod_v[i]);
 		}
 	for (size_t i = 0; i < e->namespaces.cap; i++) {
 		struct ns_ent *n = e->namespaces.v[i];
@@ -608,8 +633,10 @@ void engine_free(struct engine *e)
 	engine_hmap_clear(&e->pols);
 	engine_hmap_clear(&e->svcs);
 	engine_hmap_clear(&e->rules);
+	engine_hmap_clear(&e->tblocks);
 	engine_index_free(e);
 	free(e->pod_v);
+	free(e->hot);
 	free(e->free_v);
 	free(e->chg);
 	free(e);

@@ -151,13 +151,59 @@ int engine_index_pod_leave(struct engine *e, struct pod_ent *p)
 	}
 	p->member_of.n = 0;
 	p->sel.n = 0;
-	free(p->tcache);
+	engine_tblock_release(e, p->tcache);
 	p->tcache = NULL;
 	for (int d = 0; d < 2; d++) {
 		p->n_pols[d] = p->n_rules[d] = 0;
 		p->isolated[d] = p->audit[d] = false;
 	}
+	engine_pod_hot_sync(e, p);
 	return r < 0 ? r : engine_record(e, ENGINE_CHG_POD_REMOVED, 0, p->obj);
+}
+
+static size_t tblock_len(const struct tblock *b)
+{
+	return (size_t)b->n_rules[0] + b->n_rules[1] + b->n_pols[0] + b->n_pols[1];
+}
+
+static bool tblock_eq(const void *val, const void *key)
+{
+	const struct tblock *x = val, *y = key;
+
+	return memcmp(x->n_rules, y->n_rules, sizeof(x->n_rules)) == 0 &&
+	       memcmp(x->n_pols, y->n_pols, sizeof(x->n_pols)) == 0 &&
+	       memcmp(x->v, y->v, tblock_len(x) * sizeof(void *)) == 0;
+}
+
+/* The shared copy of b (taking a reference), or b itself, now shared if possible. */
+static struct tblock *tblock_intern(struct engine *e, struct tblock *b)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	struct tblock *have;
+
+	for (int d = 0; d < 2; d++)
+		h = (h ^ b->n_rules[d] ^ ((uint64_t)b->n_pols[d] << 32)) * 0x100000001b3ULL;
+	for (size_t i = 0; i < tblock_len(b); i++)
+		h = (h ^ (uint64_t)(uintptr_t)b->v[i]) * 0x9E3779B97F4A7C15ULL;
+	h ^= h >> 29;
+	b->hash = h;
+	b->refs = 1;
+	have = engine_hmap_get(&e->tblocks, h, tblock_eq, b);
+	if (have) {
+		free(b);
+		have->refs++;
+		return have;
+	}
+	(void)engine_hmap_put(&e->tblocks, h, b); /* on ENOMEM it stays private */
+	return b;
+}
+
+void engine_tblock_release(struct engine *e, struct tblock *b)
+{
+	if (!b || --b->refs)
+		return;
+	engine_hmap_del(&e->tblocks, b->hash, b);
+	free(b);
 }
 
 static int cmp_pol_ent(const void *a, const void *b)
@@ -184,7 +230,8 @@ int engine_index_pod_targets(struct engine *e, struct pod_ent *p, bool resel, bo
 	size_t np[2] = {0, 0}, nr[2] = {0, 0};
 	bool audit[2] = {false, false};
 	bool changed = false;
-	void **block = NULL, **at;
+	struct tblock *block = NULL;
+	const void **at = NULL;
 
 	if (resel) {
 		p->sel.n = 0;
@@ -227,13 +274,17 @@ int engine_index_pod_targets(struct engine *e, struct pod_ent *p, bool resel, bo
 	}
 	/* One block: rules[ingress], rules[egress], pols[ingress], pols[egress]. */
 	if (np[0] + np[1]) {
-		block = malloc((np[0] + np[1] + nr[0] + nr[1]) * sizeof(void *));
+		block = malloc(sizeof(*block) + (np[0] + np[1] + nr[0] + nr[1]) * sizeof(void *));
 		if (!block)
 			return -ENOMEM;
+		for (int d = 0; d < 2; d++) {
+			block->n_rules[d] = (uint32_t)nr[d];
+			block->n_pols[d] = (uint32_t)np[d];
+		}
+		at = block->v;
 	}
-	at = block;
 	for (int d = 0; d < 2; d++) {
-		void **rv = at;
+		const void **rv = at;
 
 		for (size_t i = 0; i < p->sel.n; i++) {
 			struct pol_ent *pe = p->sel.v[i];
@@ -263,8 +314,17 @@ int engine_index_pod_targets(struct engine *e, struct pod_ent *p, bool resel, bo
 				*at++ = pe->obj;
 		}
 	}
-	free(p->tcache);
+	if (block) {
+		/* Same contents, same layout: only the base moves. */
+		block = tblock_intern(e, block);
+		p->rules[0] = (const struct crule *const *)block->v;
+		p->rules[1] = p->rules[0] + nr[0];
+		p->pols[0] = (const struct netpol *const *)block->v + nr[0] + nr[1];
+		p->pols[1] = p->pols[0] + np[0];
+	}
+	engine_tblock_release(e, p->tcache);
 	p->tcache = block;
+	engine_pod_hot_sync(e, p);
 	if (changed || force)
 		return engine_record(e, ENGINE_CHG_POD_TARGET, 0, p->obj);
 	return 0;

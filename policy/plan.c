@@ -105,7 +105,7 @@ struct plan_set *plan_set_new(const char *name, enum plan_set_kind kind, const c
 	if (!s)
 		return NULL;
 	s->name = strdup(name);
-	s->comment = comment ? strndup(comment, PLAN_COMMENT_MAX - 1) : NULL;
+	s->comment = comment ? plan_strdup_max(comment, PLAN_COMMENT_MAX - 1) : NULL;
 	if (!s->name || (comment && !s->comment)) {
 		plan_set_free(s);
 		return NULL;
@@ -282,6 +282,22 @@ void plan_set_name(const char *rule_key, enum plan_set_kind kind, char ret[PLAN_
 	memcpy(ret, rule_key, a);
 	ret[a] = '_';
 	memcpy(ret + a + 1, set_suffix[kind], b + 1);
+}
+
+char *plan_strdup_max(const char *s, size_t max)
+{
+	size_t n = 0;
+	char *d;
+
+	/* a loop, not strndup: gcc -O3 warns when max exceeds a literal's size */
+	while (n < max && s[n])
+		n++;
+	d = malloc(n + 1);
+	if (!d)
+		return NULL;
+	memcpy(d, s, n);
+	d[n] = '\0';
+	return d;
 }
 
 const char *plan_vmap_name(enum direction dir, int family)

@@ -61,9 +61,9 @@ static int chain_push(struct plan_chain *c, const struct plan_rule *r)
 	n[c->n_rules] = *r;
 	n[c->n_rules].set = r->set ? strdup(r->set) : NULL;
 	n[c->n_rules].nset = r->nset ? strdup(r->nset) : NULL;
-	n[c->n_rules].log_prefix = r->log_prefix ? strndup(r->log_prefix, PLAN_LOG_PREFIX_MAX - 1)
+	n[c->n_rules].log_prefix = r->log_prefix ? plan_strdup_max(r->log_prefix, PLAN_LOG_PREFIX_MAX - 1)
 						 : NULL;
-	n[c->n_rules].comment = r->comment ? strndup(r->comment, PLAN_COMMENT_MAX - 1) : NULL;
+	n[c->n_rules].comment = r->comment ? plan_strdup_max(r->comment, PLAN_COMMENT_MAX - 1) : NULL;
 	c->n_rules++;
 	if ((r->set && !n[c->n_rules - 1].set) || (r->comment && !n[c->n_rules - 1].comment) ||
 	    (r->nset && !n[c->n_rules - 1].nset) ||
@@ -92,7 +92,7 @@ static struct plan_chain *chain_new(const char *name, const char *comment)
 	if (!c)
 		return NULL;
 	c->name = strdup(name);
-	c->comment = strndup(comment, PLAN_COMMENT_MAX - 1);
+	c->comment = plan_strdup_max(comment, PLAN_COMMENT_MAX - 1);
 	if (!c->name || !c->comment) {
 		plan_chain_free(c);
 		return NULL;
