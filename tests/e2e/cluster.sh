@@ -106,7 +106,8 @@ cluster_tokens() {
 	} >"$CLUSTER_DIR/tokens.csv" && chmod 600 "$CLUSTER_DIR/tokens.csv"
 }
 
-# cluster_write_kubeconfig FILE USER TOKEN
+# cluster_write_kubeconfig FILE USER TOKEN [SERVER [TLS_SERVER_NAME]]: a kubeconfig (mode 600)
+# for USER with TOKEN, trusting the cluster's CA; SERVER defaults to $CLUSTER_SERVER.
 cluster_write_kubeconfig() {
 	cat >"$1" <<-EOF
 		apiVersion: v1
@@ -114,8 +115,9 @@ cluster_write_kubeconfig() {
 		clusters:
 		- name: netpold-e2e
 		  cluster:
-		    server: $CLUSTER_SERVER
-		    certificate-authority: $CLUSTER_CA
+		    server: ${4:-$CLUSTER_SERVER}
+		    certificate-authority: $CLUSTER_CA${5:+
+		    tls-server-name: $5}
 		users:
 		- name: $2
 		  user:
@@ -128,6 +130,31 @@ cluster_write_kubeconfig() {
 		current-context: $2@netpold-e2e
 	EOF
 	chmod 600 "$1"
+}
+
+# cluster_rbac_netpold RESOURCES [SUBJECT]: ClusterRole netpold (get, list, watch of the core
+# RESOURCES, e.g. "pods, namespaces", and of networkpolicies) bound to SUBJECT (default: user
+# netpold). Returns kubectl's status.
+cluster_rbac_netpold() {
+	kubectl apply -f - >/dev/null <<-EOF
+		apiVersion: rbac.authorization.k8s.io/v1
+		kind: ClusterRole
+		metadata: {name: netpold}
+		rules:
+		- apiGroups: [""]
+		  resources: [$1]
+		  verbs: [get, list, watch]
+		- apiGroups: [networking.k8s.io]
+		  resources: [networkpolicies]
+		  verbs: [get, list, watch]
+		---
+		apiVersion: rbac.authorization.k8s.io/v1
+		kind: ClusterRoleBinding
+		metadata: {name: netpold}
+		roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: netpold}
+		subjects:
+		- ${2:-"{apiGroup: rbac.authorization.k8s.io, kind: User, name: netpold}"}
+	EOF
 }
 
 cluster_save_env() {

@@ -24,44 +24,26 @@ labels put back with kubectl label, waited for the same way.
 """
 
 import argparse
-import http.client
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "world"))
+_here = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [os.path.join(_here, "..", "world"), os.path.join(_here, "..", "lib")]
 import replay as world_replay  # noqa: E402  (tests/world/replay.py)
+from netpold_test import pct, request, synced  # noqa: E402  (tests/lib/netpold_test.py)
 
 Failure = world_replay.Failure
 log = world_replay.log
 DEADLINE = 20.0  # seconds any single wait may take
 
 
-class UnixHTTP(http.client.HTTPConnection):
-    def __init__(self, path, timeout=40):
-        super().__init__("localhost", timeout=timeout)
-        self.path = path
-
-    def connect(self):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(self.timeout)
-        s.connect(self.path)
-        self.sock = s
-
-
 def http(path_sock, method, url):
-    c = UnixHTTP(path_sock)
-    try:
-        c.request(method, url)
-        r = c.getresponse()
-        body = r.read()
-    finally:
-        c.close()
-    return r.status, json.loads(body) if body else None
+    status, _, body = request(path_sock, method, url)
+    return status, json.loads(body) if body else None
 
 
 class Nodes:
@@ -90,8 +72,7 @@ class Nodes:
         st, j = http(self.sockets[node], "POST", "/v1/sync")
         if st != 200:
             raise Failure("%s: POST /v1/sync to %s answered %d: %s" % (what, node, st, j))
-        if (not j.get("ready") or j.get("degraded") or j["source"]["errors"] != 0
-                or j["programmed_generation"] != j["input_generation"]):
+        if not synced(j):
             raise Failure("%s: %s after sync: %s" % (what, node, json.dumps(j)))
         return j
 
@@ -157,6 +138,7 @@ def items_of(out):
 class KubectlReplay(world_replay.Replay):
     def __init__(self, a):
         a.manifests = None
+        a.deny_action = "drop"  # the kubectl world runs drop only: a denied probe times out
         super().__init__(a)
         self.kubectl = Kubectl(a.kubectl)
         self.nodes = Nodes(self.sockets)
@@ -243,63 +225,14 @@ class KubectlReplay(world_replay.Replay):
         self.back_to_base(case)
         return label
 
-    def probe_step(self, where, case, n, fams):
-        probes = {}
-        for fam in fams:
-            for line in self.render("probes", case, str(n), "--family", fam).splitlines():
-                port, proto, frm, _fip, to, tip, want = line.split()
-                pid = "v%s:%s:%s:%s>%s" % (fam, proto, port, frm, to)
-                probes[pid] = (frm, tip, port, proto, want == "allow")
-        res = self.probe_all(probes)
-        groups = {}
-        for pid, (frm, _tip, port, proto, want) in probes.items():
-            fam = pid[1]
-            r = res[pid]
-            g = groups.setdefault((fam, port, proto), ({}, {}))
-            g[0][(frm, pid.split(">")[1])] = want
-            g[1][(frm, pid.split(">")[1])] = r.startswith("ok")
-            self.stats[fam]["probes"] += 1
-            if not r.startswith("ok") and r != "fail(timeout)":
-                self.anomalies += 1
-                log("ANOMALY %s: %s %s (a denied probe must time out with deny-action drop)"
-                    % (where, pid, r))
-        for (fam, port, proto), (want, got) in sorted(groups.items()):
-            bad = sum(1 for k in want if want[k] != got[k])
-            if bad:
-                self.stats[fam]["mismatches"] += bad
-                rep = self.report("%s, IPv%s, %s/%s: %d pair(s) differ"
-                                  % (where, fam, port, proto, bad), want, got)
-                self.mismatch_reports.append(rep)
-                log(rep)
-        for fam in fams:
-            self.stats[fam]["steps"] += 1
-            self.stats[fam]["cases"].add(case)
-
     def run(self):
         t0 = time.monotonic()
         self.nodes.barrier("base world")
         n, bad = self.full_matrix("base world, no policy")
         log("base world, no policy: %d probes (TCP/UDP/SCTP 80/81, IPv4+IPv6), %d denied" % (n, bad))
         extra_bad = bad
-        cases = []
-        for line in self.render("list").splitlines():
-            name, steps = line.split("\t")[:2]
-            if self.a.cases and not any(name.startswith(c) for c in self.a.cases):
-                continue
-            cases.append((name, int(steps)))
         fams_wanted = self.a.families.split()
-        for name, steps in cases:
-            same = all(self.render("step", name, str(n), "--family", "4")
-                       == self.render("step", name, str(n), "--family", "6")
-                       for n in range(1, steps + 1))
-            groups = [fams_wanted] if same else [[f] for f in fams_wanted]
-            for fams in groups:
-                tc = time.monotonic()
-                m0 = sum(self.stats[f]["mismatches"] for f in fams)
-                label = self.run_case(name, steps, fams)
-                m = sum(self.stats[f]["mismatches"] for f in fams) - m0
-                log("%-55s %d step(s) %s %5.2fs" % (label, steps, "ok  " if m == 0 else
-                                                     "FAIL(%d)" % m, time.monotonic() - tc))
+        self.run_cases(fams_wanted)
         n, bad = self.full_matrix("base world again, policies removed")
         log("base world again, all policies removed: %d probes, %d denied" % (n, bad))
         extra_bad += bad
@@ -308,12 +241,7 @@ class KubectlReplay(world_replay.Replay):
         log("")
         log("summary (kubectl against kube-apiserver, deny-action drop, probe --timeout %d ms, "
             "retries %d):" % (self.a.timeout, self.a.tries))
-        mism = 0
-        for fam in fams_wanted:
-            s = self.stats[fam]
-            mism += s["mismatches"]
-            log("  IPv%s: %d cases, %d steps, %d probes checked, %d mismatches"
-                % (fam, len(s["cases"]), s["steps"], s["probes"], s["mismatches"]))
+        mism = self.family_summary(fams_wanted)
         log("  denied probes that did not time out: %d" % self.anomalies)
         log("  full-matrix checks (no policy) failing: %d" % extra_bad)
         log("  %d kubectl runs (%d apply, %d label, %d delete) in %.1fs"
@@ -322,12 +250,7 @@ class KubectlReplay(world_replay.Replay):
             % (self.nodes.n_wait, self.nodes.t_wait, self.nodes.wait_max * 1000,
                self.n_probe_runs, self.t_probe))
         log("  replay time %.1fs" % total)
-        if self.a.summary_json:
-            with open(self.a.summary_json, "w") as f:
-                json.dump({"families": {k: dict(v, cases=len(v["cases"])) for k, v in
-                                        self.stats.items() if k in fams_wanted},
-                           "anomalies": self.anomalies, "full_matrix_failures": extra_bad,
-                           "kubectl": self.kubectl.n, "seconds": total}, f)
+        self.write_summary(fams_wanted, extra_bad, total, kubectl=self.kubectl.n)
         return 0 if mism == 0 and self.anomalies == 0 and extra_bad == 0 else 1
 
 
@@ -338,11 +261,6 @@ def parse_time(s):
     import calendar
     base, frac = s.rstrip("Z").split(".")
     return calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S")) + int(frac) / 1000.0
-
-
-def pct(v, p):
-    v = sorted(v)
-    return v[min(len(v) - 1, int(round(p / 100.0 * (len(v) - 1))))]
 
 
 def latency(a):

@@ -19,6 +19,7 @@
 #                          conformance_render world --api), pod status through the status
 #                          subresource (both families, Running)
 #   er_start NODE          netpold in NODE's namespace (log $ER_TMP/NODE.log, socket ER_SOCK[NODE])
+#   er_up                  er_cluster, er_world, er_objects, er_start of both nodes, er_wait_ready 60
 #   er_wait_ready [SEC]    both daemons ready, programmed, not degraded, 9 pods known
 #   er_status NODE         GET /v1/status
 #   er_mem NODE            "VmHWM=... VmRSS=..." of that netpold
@@ -175,25 +176,8 @@ er_world() {
 		ip -n "$ns" addr add "172.31.$x.$(((k - 1) * 4 + 2))/30" dev api &&
 			ip -n "$ns" link set api up || fail "node end of $host"
 		ER_KCFG[$n]=$ER_TMP/$n.kubeconfig
-		cat >"${ER_KCFG[$n]}" <<-EOF
-			apiVersion: v1
-			kind: Config
-			clusters:
-			- name: e2e
-			  cluster:
-			    server: https://${ER_HOSTIP[$n]}:$CLUSTER_APISERVER_PORT
-			    certificate-authority: $CLUSTER_CA
-			    tls-server-name: localhost
-			users:
-			- name: netpold
-			  user:
-			    token: $CLUSTER_NETPOLD_TOKEN
-			contexts:
-			- name: netpold@e2e
-			  context: {cluster: e2e, user: netpold}
-			current-context: netpold@e2e
-		EOF
-		chmod 600 "${ER_KCFG[$n]}"
+		cluster_write_kubeconfig "${ER_KCFG[$n]}" netpold "$CLUSTER_NETPOLD_TOKEN" \
+			"https://${ER_HOSTIP[$n]}:$CLUSTER_APISERVER_PORT" localhost
 		# the API server answers from inside the node namespace
 		node_exec "$n" curl -sS --max-time 5 --cacert "$CLUSTER_CA" \
 			--connect-to "localhost:$CLUSTER_APISERVER_PORT:${ER_HOSTIP[$n]}:$CLUSTER_APISERVER_PORT" \
@@ -208,25 +192,7 @@ er_world() {
 er_objects() {
 	local t0 ns name st
 	t0=$(er_now)
-	kubectl apply -f - >/dev/null <<-'EOF' || fail "RBAC"
-		apiVersion: rbac.authorization.k8s.io/v1
-		kind: ClusterRole
-		metadata: {name: netpold}
-		rules:
-		- apiGroups: [""]
-		  resources: [pods, namespaces, services]
-		  verbs: [get, list, watch]
-		- apiGroups: [networking.k8s.io]
-		  resources: [networkpolicies]
-		  verbs: [get, list, watch]
-		---
-		apiVersion: rbac.authorization.k8s.io/v1
-		kind: ClusterRoleBinding
-		metadata: {name: netpold}
-		roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: netpold}
-		subjects:
-		- {apiGroup: rbac.authorization.k8s.io, kind: User, name: netpold}
-	EOF
+	cluster_rbac_netpold "pods, namespaces, services" || fail "RBAC"
 	"$ER_BUILD/conformance_render" world --api --family dual | kubectl apply -f - >/dev/null ||
 		fail "kubectl apply of the world"
 	while read -r ns name st; do
@@ -245,6 +211,19 @@ er_start() {
 		--status-socket "${ER_SOCK[$n]}" --log-level "${NETPOLD_E2E_LOG_LEVEL:-info}" "$@" \
 		>"$ER_TMP/$n.log" 2>&1 &
 	ER_PID[$n]=$!
+}
+
+# er_up: the whole e2e world, both netpolds ready (the set-up time logged).
+er_up() {
+	local t0
+	t0=$(er_now)
+	er_cluster
+	er_world
+	er_objects
+	er_start node-1
+	er_start node-2
+	er_wait_ready 60
+	er_log "set-up $(($(er_now) - t0)) ms; both netpolds ready"
 }
 
 er_status() { curl -sS --max-time 5 --unix-socket "${ER_SOCK[$1]}" http://localhost/v1/status; }

@@ -24,73 +24,18 @@
 # Exit 0 pass, 1 fail, 77 skip.
 set -uo pipefail
 
-E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-SRC_DIR=${NETPOLD_SOURCE_DIR:-$(cd "$E2E_DIR/../.." && pwd)}
-BUILD_DIR=${NETPOLD_BUILD_DIR:-$SRC_DIR/build}
-NETPOLD=$BUILD_DIR/netpold
-# shellcheck source=cluster.sh
-. "$E2E_DIR/cluster.sh"
-
-pass=0
-fail=0
-ok() { echo "ok - $*"; pass=$((pass + 1)); }
-nok() { echo "not ok - $*"; fail=$((fail + 1)); }
-finish() {
-	echo "$pass passed, $fail failed"
-	[ "$fail" = 0 ] && exit 0
-	exit 1
+# shellcheck source=e2e_lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/e2e_lib.sh"
+E2E_POLL=0.02
+E2E_CLUSTER_LOG_LINES=20
+# shellcheck disable=SC2317 # called from the EXIT trap
+e2e_dump_more() {
+	echo "--- proxy log (last 20 lines)"
+	tail -n 20 "$WORK/proxy.log" 2>/dev/null
 }
-fatal() {
-	nok "$*"
-	finish
-}
-
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root (nftables)"; exit 77; }
-command -v nft >/dev/null && command -v python3 >/dev/null || { echo "SKIP: needs nft and python3"; exit 77; }
-[ -x "$NETPOLD" ] || fatal "no netpold binary at $NETPOLD (set NETPOLD_BUILD_DIR)"
-
-rc=0
-cluster_bins || rc=$?
-[ $rc = 77 ] && { echo "SKIP: no Go toolchain to build kube-apiserver/kubectl/etcd"; exit 77; }
-[ $rc = 0 ] || fatal "build-cluster.sh failed (rc $rc)"
-
-TABLE=netpold_apif_$$
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/netpold-e2e-apif.XXXXXX")
-SOCK=$WORK/netpold.sock
-LOG=$WORK/netpold.log
+e2e_init "netpold_apif_$$" netpold-e2e-apif
 CMD=$WORK/proxy-cmd
 mkdir -p "$CMD"
-NETPOLD_PID=
-PROXY_PID=
-
-# shellcheck disable=SC2317 # called from the EXIT trap
-on_exit() {
-	local rc=$?
-	if [ -n "$NETPOLD_PID" ] && kill -0 "$NETPOLD_PID" 2>/dev/null; then
-		kill "$NETPOLD_PID" && wait "$NETPOLD_PID" 2>/dev/null
-	fi
-	if [ -n "$PROXY_PID" ] && kill -0 "$PROXY_PID" 2>/dev/null; then
-		kill "$PROXY_PID" && wait "$PROXY_PID" 2>/dev/null
-	fi
-	if [ "$rc" != 0 ] || [ "$fail" != 0 ]; then
-		echo "--- netpold log (last 60 lines)"
-		tail -n 60 "$LOG" 2>/dev/null
-		echo "--- proxy log (last 20 lines)"
-		tail -n 20 "$WORK/proxy.log" 2>/dev/null
-		cluster_dump_logs 20
-	fi
-	"$NETPOLD" --cleanup --table "$TABLE" >/dev/null 2>&1
-	cluster_stop
-	[ "${NETPOLD_E2E_KEEP:-0}" = 1 ] || rm -rf "$WORK"
-}
-trap on_exit EXIT
-trap 'exit 1' INT TERM
-
-rc=0
-cluster_start "$WORK/cluster" || rc=$?
-[ $rc = 77 ] && { echo "SKIP: openssl or curl missing"; exit 77; }
-[ $rc = 0 ] || fatal "cluster_start"
-ok "cluster up at $CLUSTER_SERVER"
 
 # ---- the fault proxy ------------------------------------------------------------------------
 cat >"$WORK/proxy.py" <<'EOF'
@@ -273,7 +218,7 @@ asyncio.run(main())
 EOF
 python3 "$WORK/proxy.py" "$WORK/proxy.port" "$CLUSTER_APISERVER_PORT" "$CLUSTER_DIR/pki/apiserver.crt" \
 	"$CLUSTER_DIR/pki/apiserver.key" "$CLUSTER_CA" "$CMD" "$WORK/proxy.log" 2>>"$WORK/proxy.log" &
-PROXY_PID=$!
+E2E_KILL=$!
 for _ in $(seq 1 100); do [ -s "$WORK/proxy.port" ] && break; sleep 0.05; done
 [ -s "$WORK/proxy.port" ] || fatal "the fault proxy did not start"
 PROXY=https://127.0.0.1:$(cat "$WORK/proxy.port")
@@ -281,60 +226,9 @@ out=$(curl -sS --cacert "$CLUSTER_CA" -H "Authorization: Bearer $CLUSTER_ADMIN_T
 	[ "$out" = ok ] && ok "fault proxy at $PROXY (TLS with the cluster's certificate)" || fatal "proxy: $out"
 
 KCFG=$WORK/netpold.kubeconfig
-cat >"$KCFG" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: e2e
-  cluster: {server: "$PROXY", certificate-authority: "$CLUSTER_CA"}
-users:
-- name: admin
-  user: {token: "$CLUSTER_ADMIN_TOKEN"}
-contexts:
-- name: admin@e2e
-  context: {cluster: e2e, user: admin}
-current-context: admin@e2e
-EOF
+cluster_write_kubeconfig "$KCFG" admin "$CLUSTER_ADMIN_TOKEN" "$PROXY"
 
 # ---- helpers ----------------------------------------------------------------------------------
-status() {
-	python3 - "$SOCK" "$1" <<-'EOF'
-		import json, socket, sys
-		c = socket.socket(socket.AF_UNIX); c.settimeout(5); c.connect(sys.argv[1])
-		c.sendall(b"GET /v1/status HTTP/1.0\r\nHost: x\r\n\r\n")
-		data = b""
-		while True:
-		    b = c.recv(65536)
-		    if not b: break
-		    data += b
-		s = json.loads(data.split(b"\r\n\r\n", 1)[1])
-		print(eval(sys.argv[2]))
-	EOF
-}
-wait_for() {
-	python3 - "$SOCK" "$1" "$2" <<-'EOF'
-		import json, socket, sys, time
-		def get():
-		    c = socket.socket(socket.AF_UNIX); c.settimeout(5); c.connect(sys.argv[1])
-		    c.sendall(b"GET /v1/status HTTP/1.0\r\nHost: x\r\n\r\n")
-		    data = b""
-		    while True:
-		        b = c.recv(65536)
-		        if not b: break
-		        data += b
-		    c.close()
-		    return json.loads(data.split(b"\r\n\r\n", 1)[1])
-		end = time.time() + float(sys.argv[2])
-		while time.time() < end:
-		    try:
-		        s = get()
-		        if eval(sys.argv[3]): sys.exit(0)
-		    except (OSError, ValueError, IndexError):
-		        pass
-		    time.sleep(0.02)
-		sys.exit(1)
-	EOF
-}
 table_text() {
 	nft -j list table inet "$TABLE" 2>/dev/null | python3 -c '
 import json, sys
@@ -350,18 +244,6 @@ for o in objs:
         if isinstance(v, dict) and isinstance(v.get("elem"), list):
             v["elem"].sort(key=json.dumps)
 print("\n".join(sorted(json.dumps(o, sort_keys=True) for o in objs)))'
-}
-nft_has() {
-	local out
-	out=$(nft list table inet "$TABLE" 2>/dev/null) && grep -q -- "$1" <<<"$out"
-}
-wait_nft() { # wait_nft SECONDS PATTERN [absent]
-	local i
-	for i in $(seq 1 $(($1 * 20))); do
-		if [ "${3:-}" = absent ]; then nft_has "$2" || return 0; else nft_has "$2" && return 0; fi
-		sleep 0.05
-	done
-	return 1
 }
 alive() { kill -0 "$NETPOLD_PID" 2>/dev/null; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
@@ -409,10 +291,6 @@ spec:
   podSelector: {matchLabels: {app: web}}
   ingress: [{from: [{podSelector: {matchLabels: {role: client}}}], ports: [{port: http}]}]
 EOF
-setip() {
-	kubectl -n "$1" patch pod "$2" --subresource=status --type=merge \
-		-p "{\"status\":{\"phase\":\"Running\",\"podIP\":\"$3\",\"podIPs\":[{\"ip\":\"$3\"}]}}" >/dev/null
-}
 setip demo web 10.244.1.5 && setip demo client 10.244.2.7 || fatal "pod status"
 
 # ---- 1. the first lists damaged: netpold retries and syncs -------------------------------------
@@ -420,9 +298,7 @@ arm pods.list-truncate
 arm networkpolicies.list-garbage
 t0=$(now_ms)
 echo "# api faults: everything is on the command line" >"$WORK/netpold.conf"
-"$NETPOLD" --kubeconfig "$KCFG" --node-name node-1 --table "$TABLE" --status-socket "$SOCK" \
-	--config "$WORK/netpold.conf" --log-level info >"$LOG" 2>&1 &
-NETPOLD_PID=$!
+e2e_start_netpold "$KCFG" --config "$WORK/netpold.conf"
 if wait_for 60 "$programmed"; then
 	ok "damaged first lists (pods truncated, networkpolicies garbage): synced after $(($(now_ms) - t0)) ms"
 else

@@ -15,14 +15,7 @@ set -uo pipefail
 source "$(dirname "$0")/replay_lib.sh"
 er_init apply_latency
 
-t0=$(er_now)
-er_cluster
-er_world
-er_objects
-er_start node-1
-er_start node-2
-er_wait_ready 60
-er_log "set-up $(($(er_now) - t0)) ms; both netpolds ready"
+er_up
 for n in node-1 node-2; do er_log "$n memory after start: $(er_mem "$n")"; done
 
 python3 "$ER_E2E/replay_lib.py" latency --kubectl "$E2E_KUBECTL" \

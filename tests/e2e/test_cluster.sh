@@ -7,34 +7,11 @@
 # toolchain to build the binaries, or no openssl/curl).
 set -uo pipefail
 
-E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=cluster.sh
-. "$E2E_DIR/cluster.sh"
-
-pass=0
-fail=0
-ok() { echo "ok - $*"; pass=$((pass + 1)); }
-nok() { echo "not ok - $*"; fail=$((fail + 1)); }
-# expect DESC GOT WANT
-expect() { if [ "$2" = "$3" ]; then ok "$1"; else nok "$1: got '$2', want '$3'"; fi; }
-finish() {
-	echo "$pass passed, $fail failed"
-	[ "$fail" = 0 ] && exit 0
-	exit 1
-}
-fatal() {
-	nok "$*"
-	finish
-}
+# shellcheck source=e2e_lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/e2e_lib.sh"
 
 t0=$(date +%s)
-rc=0
-cluster_bins || rc=$?
-if [ $rc = 77 ]; then
-	echo "SKIP: no Go toolchain to build kube-apiserver/kubectl/etcd"
-	exit 77
-fi
-[ $rc = 0 ] || fatal "build-cluster.sh failed (rc $rc)"
+e2e_cluster_bins
 ok "binaries: $E2E_KUBE_APISERVER $E2E_KUBECTL $E2E_ETCD ($(($(date +%s) - t0)) s)"
 
 # shellcheck disable=SC2317 # called from the EXIT trap
@@ -48,10 +25,7 @@ trap 'exit 1' INT TERM
 
 t1=$(date +%s)
 dir=$(mktemp -d "${TMPDIR:-/tmp}/netpold-e2e-cluster.XXXXXX")
-rc=0
-cluster_start "$dir" || rc=$?
-[ $rc = 77 ] && { echo "SKIP: openssl or curl missing"; exit 77; }
-[ $rc = 0 ] || fatal "cluster_start"
+e2e_cluster_start "$dir"
 ok "cluster up in $(($(date +%s) - t1)) s at $CLUSTER_SERVER"
 expect "KUBECONFIG is the admin's" "$KUBECONFIG" "$CLUSTER_DIR/admin.kubeconfig"
 expect "kubectl on PATH is the cached one" "$(command -v kubectl)" "$E2E_KUBECTL"
@@ -135,25 +109,7 @@ expect "netpold may not list pods before RBAC" "$(kn auth can-i list pods --all-
 if out=$(kn get pods -A 2>&1); then nok "netpold get pods -A succeeded before RBAC"; else
 	case $out in *Forbidden* | *forbidden*) ok "netpold get pods -A is forbidden" ;; *) nok "netpold get pods -A: $out" ;; esac
 fi
-kubectl apply -f - >/dev/null <<'EOF' || nok "apply RBAC"
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata: {name: netpold}
-rules:
-- apiGroups: [""]
-  resources: [pods, namespaces, nodes]
-  verbs: [get, list, watch]
-- apiGroups: [networking.k8s.io]
-  resources: [networkpolicies]
-  verbs: [get, list, watch]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: netpold}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: netpold}
-subjects:
-- {apiGroup: rbac.authorization.k8s.io, kind: User, name: netpold}
-EOF
+cluster_rbac_netpold "pods, namespaces, nodes" || nok "apply RBAC"
 ans=no
 for _ in $(seq 1 40); do
 	ans=$(kn auth can-i list pods --all-namespaces 2>/dev/null) && break

@@ -20,13 +20,7 @@ source "$(dirname "$0")/replay_lib.sh"
 er_init conformance_kubectl
 
 t0=$(er_now)
-er_cluster
-er_world
-er_objects
-er_start node-1
-er_start node-2
-er_wait_ready 60
-er_log "set-up $(($(er_now) - t0)) ms; both netpolds ready"
+er_up
 
 t1=$(er_now)
 # shellcheck disable=SC2086

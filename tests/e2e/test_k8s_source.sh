@@ -13,108 +13,9 @@
 # socket, removed with --cleanup at the end. Exit 0 pass, 1 fail, 77 skip.
 set -uo pipefail
 
-E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-SRC_DIR=${NETPOLD_SOURCE_DIR:-$(cd "$E2E_DIR/../.." && pwd)}
-BUILD_DIR=${NETPOLD_BUILD_DIR:-$SRC_DIR/build}
-NETPOLD=$BUILD_DIR/netpold
-# shellcheck source=cluster.sh
-. "$E2E_DIR/cluster.sh"
-
-pass=0
-fail=0
-ok() { echo "ok - $*"; pass=$((pass + 1)); }
-nok() { echo "not ok - $*"; fail=$((fail + 1)); }
-expect() { if [ "$2" = "$3" ]; then ok "$1"; else nok "$1: got '$2', want '$3'"; fi; }
-finish() {
-	echo "$pass passed, $fail failed"
-	[ "$fail" = 0 ] && exit 0
-	exit 1
-}
-fatal() {
-	nok "$*"
-	finish
-}
-
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root (nftables)"; exit 77; }
-command -v nft >/dev/null && command -v python3 >/dev/null || { echo "SKIP: needs nft and python3"; exit 77; }
-[ -x "$NETPOLD" ] || fatal "no netpold binary at $NETPOLD (set NETPOLD_BUILD_DIR)"
-
-rc=0
-cluster_bins || rc=$?
-[ $rc = 77 ] && { echo "SKIP: no Go toolchain to build kube-apiserver/kubectl/etcd"; exit 77; }
-[ $rc = 0 ] || fatal "build-cluster.sh failed (rc $rc)"
-
-TABLE=netpold_e2e_$$
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/netpold-e2e-k8s.XXXXXX")
-SOCK=$WORK/netpold.sock
-LOG=$WORK/netpold.log
-NETPOLD_PID=
-
-# shellcheck disable=SC2317 # called from the EXIT trap
-on_exit() {
-	local rc=$?
-	if [ -n "$NETPOLD_PID" ] && kill -0 "$NETPOLD_PID" 2>/dev/null; then
-		kill "$NETPOLD_PID" && wait "$NETPOLD_PID" 2>/dev/null
-	fi
-	if [ "$rc" != 0 ] || [ "$fail" != 0 ]; then
-		echo "--- netpold log (last 60 lines)"
-		tail -n 60 "$LOG" 2>/dev/null
-		cluster_dump_logs 30
-	fi
-	"$NETPOLD" --cleanup --table "$TABLE" >/dev/null 2>&1
-	cluster_stop
-	[ "${NETPOLD_E2E_KEEP:-0}" = 1 ] || rm -rf "$WORK"
-}
-trap on_exit EXIT
-trap 'exit 1' INT TERM
-
-rc=0
-cluster_start "$WORK/cluster" || rc=$?
-[ $rc = 77 ] && { echo "SKIP: openssl or curl missing"; exit 77; }
-[ $rc = 0 ] || fatal "cluster_start"
-ok "cluster up at $CLUSTER_SERVER"
-
-# status FIELD-EXPRESSION: evaluate a python expression over the status object `s`.
-status() {
-	python3 - "$SOCK" "$1" <<-'EOF'
-		import json, socket, sys
-		c = socket.socket(socket.AF_UNIX); c.settimeout(5); c.connect(sys.argv[1])
-		c.sendall(b"GET /v1/status HTTP/1.0\r\nHost: x\r\n\r\n")
-		data = b""
-		while True:
-		    b = c.recv(65536)
-		    if not b: break
-		    data += b
-		s = json.loads(data.split(b"\r\n\r\n", 1)[1])
-		print(eval(sys.argv[2]))
-	EOF
-}
-
-# wait_for SECONDS PYTHON-CONDITION: poll the status until the condition holds.
-wait_for() {
-	python3 - "$SOCK" "$1" "$2" <<-'EOF'
-		import json, socket, sys, time
-		def get():
-		    c = socket.socket(socket.AF_UNIX); c.settimeout(5); c.connect(sys.argv[1])
-		    c.sendall(b"GET /v1/status HTTP/1.0\r\nHost: x\r\n\r\n")
-		    data = b""
-		    while True:
-		        b = c.recv(65536)
-		        if not b: break
-		        data += b
-		    c.close()
-		    return json.loads(data.split(b"\r\n\r\n", 1)[1])
-		end = time.time() + float(sys.argv[2])
-		while time.time() < end:
-		    try:
-		        s = get()
-		        if eval(sys.argv[3]): sys.exit(0)
-		    except (OSError, ValueError, IndexError):
-		        pass
-		    time.sleep(0.01)
-		sys.exit(1)
-	EOF
-}
+# shellcheck source=e2e_lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/e2e_lib.sh"
+e2e_init "netpold_e2e_$$" netpold-e2e-k8s
 
 # get PATH: GET PATH on the status socket, the body on stdout.
 get() { curl -sS --max-time 5 --unix-socket "$SOCK" "http://localhost$1"; }
@@ -142,44 +43,14 @@ latency_count() {
 		'$1 == "netpold_programming_latency_seconds_count{" t "}" { print $2; exit }'
 }
 
-# (not a pipe into grep -q: with pipefail, nft's SIGPIPE would read as "absent")
-nft_has() {
-	local out
-	out=$(nft list table inet "$TABLE" 2>/dev/null) && grep -q -- "$1" <<<"$out"
-}
-wait_nft() { # wait_nft SECONDS PATTERN [absent]
-	local i
-	for i in $(seq 1 $(($1 * 20))); do
-		if [ "${3:-}" = absent ]; then nft_has "$2" || return 0; else nft_has "$2" && return 0; fi
-		sleep 0.05
-	done
-	return 1
-}
 programmed='s["ready"] and s["programmed_generation"] == s["input_generation"]'
 
 # --- RBAC without services, and a ServiceAccount whose token netpold reads from a file
-kubectl apply -f - >/dev/null <<'EOF' || fatal "apply RBAC"
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata: {name: netpold}
-rules:
-- apiGroups: [""]
-  resources: [pods, namespaces]
-  verbs: [get, list, watch]
-- apiGroups: [networking.k8s.io]
-  resources: [networkpolicies]
-  verbs: [get, list, watch]
----
+cluster_rbac_netpold "pods, namespaces" "{kind: ServiceAccount, name: netpold, namespace: kube-system}" &&
+	kubectl apply -f - >/dev/null <<'EOF' || fatal "apply RBAC"
 apiVersion: v1
 kind: ServiceAccount
 metadata: {name: netpold, namespace: kube-system}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: netpold}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: netpold}
-subjects:
-- {kind: ServiceAccount, name: netpold, namespace: kube-system}
 ---
 apiVersion: v1
 kind: Secret
@@ -249,16 +120,10 @@ spec:
       podSelector: {matchLabels: {role: client}}
     ports: [{port: http}]
 EOF
-setip() {
-	kubectl -n "$1" patch pod "$2" --subresource=status --type=merge \
-		-p "{\"status\":{\"phase\":\"Running\",\"podIP\":\"$3\",\"podIPs\":[{\"ip\":\"$3\"}]}}" >/dev/null
-}
 setip demo web 10.244.1.5 && setip other client 10.244.2.7 || fatal "pod status"
 
 # --- start netpold: services are forbidden, so it must not become ready
-"$NETPOLD" --kubeconfig "$KCFG" --node-name node-1 --table "$TABLE" --status-socket "$SOCK" \
-	--log-level info >"$LOG" 2>&1 &
-NETPOLD_PID=$!
+e2e_start_netpold "$KCFG"
 if wait_for 20 's["degraded"] and "forbidden" in (s["reason"] or "")'; then
 	ok "missing RBAC permission: degraded"
 else
@@ -291,24 +156,14 @@ if wait_nft 10 "10.244.2.7" absent; then ok "unlabel: client leaves the set"; el
 # --- apply -> committed latency. Policies are created with one HTTPS POST (kubectl's own
 # start-up would dominate); a poller records when the status shows each one programmed.
 poller() {
-	python3 - "$SOCK" "$1" <<-'EOF'
-		import json, socket, sys, time
-		def get():
-		    c = socket.socket(socket.AF_UNIX); c.settimeout(5); c.connect(sys.argv[1])
-		    c.sendall(b"GET /v1/status HTTP/1.0\r\nHost: x\r\n\r\n")
-		    data = b""
-		    while True:
-		        b = c.recv(65536)
-		        if not b: break
-		        data += b
-		    c.close()
-		    return json.loads(data.split(b"\r\n\r\n", 1)[1])
+	e2e_py - "$SOCK" "$1" <<-'EOF'
+		import sys, time, netpold_test
 		last = None
 		with open(sys.argv[2], "w") as out:
 		    while True:
 		        try:
-		            s = get()
-		        except (OSError, ValueError, IndexError):
+		            s = netpold_test.status(sys.argv[1])
+		        except netpold_test.STATUS_ERRORS:
 		            break
 		        k = (s["counts"]["policies"], s["programmed_generation"] == s["input_generation"])
 		        if k != last:

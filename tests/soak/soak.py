@@ -26,46 +26,18 @@ Prints a report and a last line `SOAK-RESULT {json}`; exit 1 on any wrong verdic
 sync, a dead netpold or RSS growth beyond START * 1.2 + 4 MiB after the warm-up.
 """
 import argparse
-import http.client
 import json
 import os
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import time
 import urllib.parse
 
-
-class UnixHTTP(http.client.HTTPConnection):
-    def __init__(self, path, timeout=60):
-        super().__init__("localhost", timeout=timeout)
-        self.path = path
-
-    def connect(self):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(self.timeout)
-        s.connect(self.path)
-        self.sock = s
-
-
-def api(sock, method, url, timeout=60):
-    c = UnixHTTP(sock, timeout)
-    try:
-        c.request(method, url)
-        r = c.getresponse()
-        body = r.read()
-        return r.status, dict((k.lower(), v) for k, v in r.getheaders()), body
-    finally:
-        c.close()
-
-
-def pct(v, p):
-    if not v:
-        return 0.0
-    v = sorted(v)
-    return v[min(len(v) - 1, int(round(p / 100.0 * (len(v) - 1))))]
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from netpold_test import pct, request, synced  # noqa: E402  (tests/lib/netpold_test.py)
 
 
 def rss_kib(pid):
@@ -368,13 +340,11 @@ class Soak:
     def sync_all(self):
         for s in self.a.sockets:
             t0 = time.monotonic()
-            code, _, body = api(s, "POST", "/v1/sync")
+            code, _, body = request(s, "POST", "/v1/sync", 60)
             ms = (time.monotonic() - t0) * 1000.0
             self.sync_ms[s].append(ms)
             st = json.loads(body)
-            if code != 200 or not st.get("ready") or st.get("degraded") or \
-                    st.get("programmed_generation") != st.get("input_generation") or \
-                    st["source"]["errors"] != 0:
+            if code != 200 or not synced(st):
                 raise SystemExit("step %d: POST /v1/sync to %s: %d %s" % (self.steps, s, code, body[:400]))
 
     def sample(self):
@@ -422,7 +392,7 @@ class Soak:
     def explain(self, sock, p):
         q = urllib.parse.urlencode({"from": p["src"], "to": p["dst"], "port": p["port"],
                                     "protocol": p["proto"]})
-        code, h, body = api(sock, "GET", "/v1/explain?" + q)
+        code, h, body = request(sock, "GET", "/v1/explain?" + q, 60)
         if code != 200:
             return "error(%d %s)" % (code, body[:200])
         v = h.get("x-netpold-verdict")

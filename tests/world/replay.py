@@ -23,25 +23,15 @@ timeout and all probes of a step run in parallel.
 """
 
 import argparse
-import http.client
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 
-
-class UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path, timeout=40):
-        super().__init__("localhost", timeout=timeout)
-        self.path = path
-
-    def connect(self):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(self.timeout)
-        s.connect(self.path)
-        self.sock = s
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from netpold_test import request, synced  # noqa: E402  (tests/lib/netpold_test.py)
 
 
 class Failure(Exception):
@@ -129,20 +119,15 @@ class Replay:
                                 ("policies", "NetworkPolicy"))}
         t0 = time.monotonic()
         for node, path in sorted(self.sockets.items()):
-            c = UnixHTTPConnection(path)
             try:
-                c.request("POST", "/v1/sync")
-                r = c.getresponse()
-                body = r.read().decode()
+                code, _, body = request(path, "POST", "/v1/sync")
             except OSError as e:
                 raise Failure("%s: POST /v1/sync to %s: %s" % (what, node, e))
-            finally:
-                c.close()
-            if r.status != 200:
-                raise Failure("%s: POST /v1/sync to %s answered %d: %s" % (what, node, r.status, body))
+            body = body.decode()
+            if code != 200:
+                raise Failure("%s: POST /v1/sync to %s answered %d: %s" % (what, node, code, body))
             st = json.loads(body)
-            if (not st.get("ready") or st.get("degraded") or st["source"]["errors"] != 0
-                    or st["programmed_generation"] != st["input_generation"]):
+            if not synced(st):
                 raise Failure("%s: %s after sync: %s" % (what, node, body))
             got = {k: st["counts"][k] for k in want}
             if got != want:
@@ -232,42 +217,46 @@ class Replay:
             if ops:
                 self.write_state(state)
                 self.sync(where + " ops", state)
-            # every asserted pair of every probe of the step, in every family, in one run
-            probes = {}
-            for fam in fams:
-                for line in self.render("probes", case, str(n), "--family", fam).splitlines():
-                    port, proto, frm, _fip, to, tip, want = line.split()
-                    pid = "v%s:%s:%s:%s>%s" % (fam, proto, port, frm, to)
-                    probes[pid] = (frm, tip, port, proto, want == "allow")
-            res = self.probe_all(probes)
-            groups = {}
-            for pid, (frm, _tip, port, proto, want) in probes.items():
-                fam = pid[1]
-                r = res[pid]
-                ok = r.startswith("ok")
-                g = groups.setdefault((fam, port, proto), ({}, {}))
-                g[0][(frm, pid.split(">")[1])] = want
-                g[1][(frm, pid.split(">")[1])] = ok
-                self.stats[fam]["probes"] += 1
-                deny_reason = "fail(timeout)"
-                if self.a.deny_action == "reject":
-                    deny_reason = "fail(refused)" if proto == "TCP" else "fail(unreachable)"
-                if not ok and r != deny_reason:
-                    self.anomalies += 1
-                    log("ANOMALY %s: %s %s (deny-action %s: a denied probe must give %s)"
-                        % (where, pid, r, self.a.deny_action, deny_reason))
-            for (fam, port, proto), (want, got) in sorted(groups.items()):
-                bad = sum(1 for k in want if want[k] != got[k])
-                if bad:
-                    self.stats[fam]["mismatches"] += bad
-                    rep = self.report("%s, IPv%s, %s/%s: %d pair(s) differ"
-                                      % (where, fam, port, proto, bad), want, got)
-                    self.mismatch_reports.append(rep)
-                    log(rep)
-            for fam in fams:
-                self.stats[fam]["steps"] += 1
-                self.stats[fam]["cases"].add(case)
+            self.probe_step(where, case, n, fams)
         return label
+
+    def probe_step(self, where, case, n, fams):
+        """Every asserted pair of every probe of the step, in every family, in one probe run;
+        counts, reports mismatches (upstream's tables) and denials for the wrong reason."""
+        probes = {}
+        for fam in fams:
+            for line in self.render("probes", case, str(n), "--family", fam).splitlines():
+                port, proto, frm, _fip, to, tip, want = line.split()
+                pid = "v%s:%s:%s:%s>%s" % (fam, proto, port, frm, to)
+                probes[pid] = (frm, tip, port, proto, want == "allow")
+        res = self.probe_all(probes)
+        groups = {}
+        for pid, (frm, _tip, port, proto, want) in probes.items():
+            fam = pid[1]
+            r = res[pid]
+            ok = r.startswith("ok")
+            g = groups.setdefault((fam, port, proto), ({}, {}))
+            g[0][(frm, pid.split(">")[1])] = want
+            g[1][(frm, pid.split(">")[1])] = ok
+            self.stats[fam]["probes"] += 1
+            deny_reason = "fail(timeout)"
+            if self.a.deny_action == "reject":
+                deny_reason = "fail(refused)" if proto == "TCP" else "fail(unreachable)"
+            if not ok and r != deny_reason:
+                self.anomalies += 1
+                log("ANOMALY %s: %s %s (deny-action %s: a denied probe must give %s)"
+                    % (where, pid, r, self.a.deny_action, deny_reason))
+        for (fam, port, proto), (want, got) in sorted(groups.items()):
+            bad = sum(1 for k in want if want[k] != got[k])
+            if bad:
+                self.stats[fam]["mismatches"] += bad
+                rep = self.report("%s, IPv%s, %s/%s: %d pair(s) differ"
+                                  % (where, fam, port, proto, bad), want, got)
+                self.mismatch_reports.append(rep)
+                log(rep)
+        for fam in fams:
+            self.stats[fam]["steps"] += 1
+            self.stats[fam]["cases"].add(case)
 
     def full_matrix(self, what):
         """Every non-self pair, TCP/UDP/SCTP x 80/81 x both families: must all be allowed."""
@@ -295,13 +284,38 @@ class Replay:
         n, bad = self.full_matrix("base world, no policy")
         log("base world, no policy: %d probes (TCP/UDP/SCTP 80/81, IPv4+IPv6), %d denied" % (n, bad))
         extra_bad = bad
+        fams_wanted = self.a.families.split()
+        self.run_cases(fams_wanted, base)
+        # back to the base world: every policy removed, everything open again
+        self.write_state(base)
+        self.sync("back to base world", base)
+        n, bad = self.full_matrix("base world again, policies removed")
+        log("base world again, all policies removed: %d probes, %d denied" % (n, bad))
+        extra_bad += bad
+        total = time.monotonic() - t0
+
+        log("")
+        log("summary (deny-action %s, probe --timeout %d ms, retries %d):"
+            % (self.a.deny_action, self.a.timeout, self.a.tries))
+        mism = self.family_summary(fams_wanted)
+        log("  denied probes failing for the wrong reason: %d" % self.anomalies)
+        log("  full-matrix checks (no policy) failing: %d" % extra_bad)
+        log("  %d syncs (both daemons each) in %.2fs, slowest %.0f ms; %d probe runs in %.2fs"
+            % (self.n_sync, self.t_sync, self.sync_max * 1000, self.n_probe_runs, self.t_probe))
+        log("  replay time %.1fs" % total)
+        self.write_summary(fams_wanted, extra_bad, total)
+        return 0 if mism == 0 and self.anomalies == 0 and extra_bad == 0 else 1
+
+    # ---- shared by every replay (also tests/e2e/replay_lib.py) ------------------------------
+    def run_cases(self, fams_wanted, base=None):
+        """Every case (or those named by prefix): once for all families when its steps render
+        the same in IPv4 and IPv6, else once per family; one line per run."""
         cases = []
         for line in self.render("list").splitlines():
             name, steps = line.split("\t")[:2]
             if self.a.cases and not any(name.startswith(c) for c in self.a.cases):
                 continue
             cases.append((name, int(steps)))
-        fams_wanted = self.a.families.split()
         for name, steps in cases:
             same = all(self.render("step", name, str(n), "--family", "4")
                        == self.render("step", name, str(n), "--family", "6")
@@ -314,35 +328,24 @@ class Replay:
                 m = sum(self.stats[f]["mismatches"] for f in fams) - m0
                 log("%-55s %d step(s) %s %5.2fs" % (label, steps, "ok  " if m == 0 else
                                                      "FAIL(%d)" % m, time.monotonic() - tc))
-        # back to the base world: every policy removed, everything open again
-        self.write_state(base)
-        self.sync("back to base world", base)
-        n, bad = self.full_matrix("base world again, policies removed")
-        log("base world again, all policies removed: %d probes, %d denied" % (n, bad))
-        extra_bad += bad
-        total = time.monotonic() - t0
 
-        log("")
-        log("summary (deny-action %s, probe --timeout %d ms, retries %d):"
-            % (self.a.deny_action, self.a.timeout, self.a.tries))
+    def family_summary(self, fams_wanted):
+        """One summary line per family; the number of mismatches over all of them."""
         mism = 0
         for fam in fams_wanted:
             s = self.stats[fam]
             mism += s["mismatches"]
             log("  IPv%s: %d cases, %d steps, %d probes checked, %d mismatches"
                 % (fam, len(s["cases"]), s["steps"], s["probes"], s["mismatches"]))
-        log("  denied probes failing for the wrong reason: %d" % self.anomalies)
-        log("  full-matrix checks (no policy) failing: %d" % extra_bad)
-        log("  %d syncs (both daemons each) in %.2fs, slowest %.0f ms; %d probe runs in %.2fs"
-            % (self.n_sync, self.t_sync, self.sync_max * 1000, self.n_probe_runs, self.t_probe))
-        log("  replay time %.1fs" % total)
+        return mism
+
+    def write_summary(self, fams_wanted, extra_bad, total, **more):
         if self.a.summary_json:
             with open(self.a.summary_json, "w") as f:
-                json.dump({"families": {k: dict(v, cases=len(v["cases"])) for k, v in
-                                        self.stats.items() if k in fams_wanted},
-                           "anomalies": self.anomalies, "full_matrix_failures": extra_bad,
-                           "seconds": total}, f)
-        return 0 if mism == 0 and self.anomalies == 0 and extra_bad == 0 else 1
+                json.dump(dict({"families": {k: dict(v, cases=len(v["cases"])) for k, v in
+                                             self.stats.items() if k in fams_wanted},
+                                "anomalies": self.anomalies, "full_matrix_failures": extra_bad},
+                               **more, seconds=total), f)
 
 
 def main():
