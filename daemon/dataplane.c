@@ -278,6 +278,8 @@ static int refresh_counters(struct dataplane *dp)
 	if (!q)
 		return -ENOMEM;
 	nftnl_rule_set_str(q, NFTNL_RULE_TABLE, dp->table);
+	/* libmnl 1.0.4 leaves attribute padding unwritten (nft_io.c, "Attribute padding") */
+	memset(buf, 0, sizeof(buf));
 	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_INET, NLM_F_DUMP, ++dp->sock.seq);
 	nftnl_rule_nlmsg_build_payload(nlh, q);
 	nftnl_rule_free(q);

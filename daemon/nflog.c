@@ -36,10 +36,18 @@ struct nflog {
 
 /* ---- configuration ---- */
 
-static struct nlmsghdr *cfg_msg(char *buf, uint32_t seq, uint8_t family, uint16_t res_id)
+/*
+ * buf is zeroed first: libmnl 1.0.4's mnl_attr_put() leaves the padding after an
+ * attribute unwritten (NFULA_CFG_CMD carries 1 byte, NFULA_CFG_MODE 6).
+ */
+static struct nlmsghdr *cfg_msg(char *buf, size_t size, uint32_t seq, uint8_t family,
+				uint16_t res_id)
 {
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nlmsghdr *nlh;
 	struct nfgenmsg *g;
+
+	memset(buf, 0, size);
+	nlh = mnl_nlmsg_put_header(buf);
 
 	nlh->nlmsg_type = (NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_CONFIG;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
@@ -70,7 +78,7 @@ static int cfg_talk(struct nflog *nl, struct nlmsghdr *nlh)
 static int cfg_cmd(struct nflog *nl, uint8_t family, uint16_t group, uint8_t cmd)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = cfg_msg(buf, ++nl->seq, family, group);
+	struct nlmsghdr *nlh = cfg_msg(buf, sizeof(buf), ++nl->seq, family, group);
 	struct nfulnl_msg_config_cmd c = {.command = cmd};
 
 	mnl_attr_put(nlh, NFULA_CFG_CMD, sizeof(c), &c);
@@ -90,7 +98,7 @@ static int configure(struct nflog *nl)
 	(void)cfg_cmd(nl, AF_INET6, 0, NFULNL_CFG_CMD_PF_BIND);
 	if ((r = cfg_cmd(nl, AF_UNSPEC, nl->group, NFULNL_CFG_CMD_BIND)) < 0)
 		return r;
-	nlh = cfg_msg(buf, ++nl->seq, AF_UNSPEC, nl->group);
+	nlh = cfg_msg(buf, sizeof(buf), ++nl->seq, AF_UNSPEC, nl->group);
 	mnl_attr_put(nlh, NFULA_CFG_MODE, sizeof(mode), &mode);
 	mnl_attr_put_u32(nlh, NFULA_CFG_QTHRESH, htonl(NFLOG_QTHRESHOLD));
 	mnl_attr_put_u32(nlh, NFULA_CFG_TIMEOUT, htonl(NFLOG_TIMEOUT_CS));

@@ -252,6 +252,17 @@ static int intervals_from_raw(struct elems_ctx *ctx)
 	return 0;
 }
 
+/*
+ * A request header in a zeroed buffer: libmnl 1.0.4 leaves attribute padding
+ * unwritten (see nft_io.c, "Attribute padding").
+ */
+static struct nlmsghdr *req_hdr(char *buf, size_t size, uint16_t type, uint16_t flags,
+				uint32_t seq)
+{
+	memset(buf, 0, size);
+	return nftnl_nlmsg_build_hdr(buf, type, NFPROTO_INET, flags, seq);
+}
+
 static int dump_elems(struct nft_sock *s, const char *table, struct plan_set *ps)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
@@ -264,7 +275,7 @@ static int dump_elems(struct nft_sock *s, const char *table, struct plan_set *ps
 		return -ENOMEM;
 	nftnl_set_set_str(q, NFTNL_SET_TABLE, table);
 	nftnl_set_set_str(q, NFTNL_SET_NAME, ps->name);
-	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, NFPROTO_INET, NLM_F_DUMP, ++s->seq);
+	nlh = req_hdr(buf, sizeof(buf), NFT_MSG_GETSETELEM, NLM_F_DUMP, ++s->seq);
 	nftnl_set_elems_nlmsg_build_payload(nlh, q);
 	nftnl_set_free(q);
 	r = nft_talk(s, nlh, elems_cb, &ctx);
@@ -291,7 +302,7 @@ int nft_dump_table(struct nft_sock *s, const char *table, struct plan *ret)
 		if (!t)
 			return -ENOMEM;
 		nftnl_table_set_str(t, NFTNL_TABLE_NAME, table);
-		nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_ACK, ++s->seq);
+		nlh = req_hdr(buf, sizeof(buf), NFT_MSG_GETTABLE, NLM_F_ACK, ++s->seq);
 		nftnl_table_nlmsg_build_payload(nlh, t);
 		nftnl_table_free(t);
 		r = nft_talk(s, nlh, table_cb, &ctx);
@@ -300,7 +311,7 @@ int nft_dump_table(struct nft_sock *s, const char *table, struct plan *ret)
 		if (r < 0 || !ret->has_table)
 			return r;
 	}
-	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETCHAIN, NFPROTO_INET, NLM_F_DUMP, ++s->seq);
+	nlh = req_hdr(buf, sizeof(buf), NFT_MSG_GETCHAIN, NLM_F_DUMP, ++s->seq);
 	if ((r = nft_talk(s, nlh, chain_cb, &ctx)) < 0 || (r = ctx.err) < 0)
 		goto fail;
 	{
@@ -311,7 +322,7 @@ int nft_dump_table(struct nft_sock *s, const char *table, struct plan *ret)
 			goto fail;
 		}
 		nftnl_rule_set_str(q, NFTNL_RULE_TABLE, table);
-		nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_INET, NLM_F_DUMP, ++s->seq);
+		nlh = req_hdr(buf, sizeof(buf), NFT_MSG_GETRULE, NLM_F_DUMP, ++s->seq);
 		nftnl_rule_nlmsg_build_payload(nlh, q);
 		nftnl_rule_free(q);
 		if ((r = nft_talk(s, nlh, rule_cb, &ctx)) < 0 || (r = ctx.err) < 0)
@@ -325,7 +336,7 @@ int nft_dump_table(struct nft_sock *s, const char *table, struct plan *ret)
 			goto fail;
 		}
 		nftnl_set_set_str(q, NFTNL_SET_TABLE, table);
-		nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSET, NFPROTO_INET, NLM_F_DUMP, ++s->seq);
+		nlh = req_hdr(buf, sizeof(buf), NFT_MSG_GETSET, NLM_F_DUMP, ++s->seq);
 		nftnl_set_nlmsg_build_payload(nlh, q);
 		nftnl_set_free(q);
 		if ((r = nft_talk(s, nlh, set_cb, &ctx)) < 0 || (r = ctx.err) < 0)

@@ -25,6 +25,13 @@
 #include "log.h"
 #include "nft.h"
 
+/*
+ * Attribute padding: libmnl 1.0.4's mnl_attr_put(), which libnftnl builds every
+ * attribute with, copies the payload but never writes the 1-3 alignment bytes
+ * after it (names, comments, 1- and 2-byte cmp data...), so whatever the buffer
+ * held went to the kernel. Every buffer a message is built in starts zeroed:
+ * request buffers on the stack, and each page of a batch when libnftnl adds it.
+ */
 #define NFT_BUF_SIZE (256 * 1024)
 #define ELEM_MSG_BYTES (48 * 1024) /* nested attributes carry a 16-bit length */
 #define ACK_TRUESIZE 1024          /* receive-buffer cost of one ack, generously */
@@ -111,9 +118,11 @@ static int gen_cb(const struct nlmsghdr *nlh, void *data)
 int nft_get_gen(struct nft_sock *s, uint32_t *ret)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETGEN, NFPROTO_UNSPEC, 0, ++s->seq);
+	struct nlmsghdr *nlh;
 
 	*ret = 0;
+	memset(buf, 0, sizeof(buf));
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETGEN, NFPROTO_UNSPEC, 0, ++s->seq);
 	return nft_talk(s, nlh, gen_cb, ret);
 }
 
@@ -128,6 +137,7 @@ struct tx {
 	struct nft_sock *s;
 	const char *table;
 	struct nftnl_batch *b;
+	size_t page_bytes; /* a page's buffer: page size + overrun */
 	struct seq_obj *objs;
 	size_t n, cap;
 	uint64_t elems;
@@ -154,10 +164,35 @@ static struct nlmsghdr *tx_hdr(struct tx *tx, uint16_t type, uint16_t flags, con
 				     flags | NLM_F_ACK, seq);
 }
 
+/* A batch whose pages start zeroed (see "Attribute padding" above). */
+static int tx_batch_alloc(struct tx *tx, uint32_t page_size)
+{
+	tx->b = nftnl_batch_alloc(page_size, NFT_BUF_SIZE);
+	if (!tx->b)
+		return -ENOMEM;
+	/* libnftnl mallocs page size + overrun; the first page is empty, its buffer is ours */
+	tx->page_bytes = (size_t)page_size + NFT_BUF_SIZE;
+	memset(nftnl_batch_buffer(tx->b), 0, tx->page_bytes);
+	return 0;
+}
+
 static void tx_next(struct tx *tx)
 {
-	if (nftnl_batch_update(tx->b) < 0)
+	const struct nlmsghdr *last = nftnl_batch_buffer(tx->b);
+	uint32_t len = last->nlmsg_len;
+	char *cur;
+
+	if (nftnl_batch_update(tx->b) < 0) {
 		tx->err = -ENOMEM;
+		return;
+	}
+	/*
+	 * The message did not fit: libnftnl added a page (malloc, not zeroed) and copied the
+	 * message to its start. Zero the rest of that page.
+	 */
+	cur = nftnl_batch_buffer(tx->b);
+	if (cur != (const char *)last + len)
+		memset(cur, 0, tx->page_bytes - len);
 }
 
 static const char *set_what(const struct plan_set *ps)
@@ -427,8 +462,7 @@ int nft_commit(struct nft_sock *s, const char *table, const struct plan_delta *d
 	int r;
 
 	*ret = (struct nft_commit_info){0};
-	tx.b = nftnl_batch_alloc(32 * 4096, NFT_BUF_SIZE);
-	if (!tx.b)
+	if (tx_batch_alloc(&tx, 32 * 4096) < 0)
 		return -ENOMEM;
 	nlh = nftnl_batch_begin(nftnl_batch_buffer(tx.b), ++s->seq);
 	if (genid)
@@ -512,14 +546,15 @@ int nft_delete_table(struct nft_sock *s, const char *table)
 	struct nlmsghdr *nlh;
 	struct nftnl_table *t = nftnl_table_alloc();
 
-	tx.b = nftnl_batch_alloc(4096, NFT_BUF_SIZE);
-	if (!tx.b || !t) {
-		nftnl_table_free(t);
-		nftnl_batch_free(tx.b);
+	/* libnftnl's destructors do not accept NULL */
+	if (!t || tx_batch_alloc(&tx, 4096) < 0 || !(tx.objs = calloc(2, sizeof(*tx.objs)))) {
+		if (t)
+			nftnl_table_free(t);
+		if (tx.b)
+			nftnl_batch_free(tx.b);
 		return -ENOMEM;
 	}
 	nftnl_batch_begin(nftnl_batch_buffer(tx.b), ++s->seq);
-	tx.objs = calloc(2, sizeof(*tx.objs));
 	tx.cap = 2;
 	tx.objs[tx.n++] = (struct seq_obj){s->seq, "batch"};
 	tx_next(&tx);

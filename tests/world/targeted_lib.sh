@@ -10,7 +10,8 @@
 #                             made), makes $TL_TMP ($TL_M: the manifest folder), EXIT trap
 #   tl_world                  world_create world.json + the base manifests in $TL_M
 #   tl_start NODE [ARGS...]   start netpold in NODE's namespace (log $TL_TMP/NODE.log,
-#                             socket TL_SOCK[NODE], PID TL_PID[NODE])
+#                             socket TL_SOCK[NODE], PID TL_PID[NODE]); NETPOLD_WRAPPER, when
+#                             set, is a command line put before netpold (valgrind ...)
 #   tl_stop NODE              SIGTERM, expects exit 0;   tl_kill9 NODE: SIGKILL
 #   tl_sync [NODE...]         POST /v1/sync (default both nodes); status left in TL_ST[NODE]
 #   tl_status NODE            GET /v1/status on stdout;  tl_api NODE CURL_ARGS...: any request
@@ -30,6 +31,13 @@
 TL_SRC=${NETPOLD_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 TL_BUILD=${NETPOLD_BUILD_DIR:-$TL_SRC/build}
 TL_TABLE=${TL_TABLE:-netpold}
+# NETPOLD_WRAPPER: e.g. 'valgrind --error-exitcode=99 --log-file=DIR/vg.%p.log' (words split on
+# blanks, no quoting). The wrapper must exec netpold in its own process, as valgrind does, so
+# that TL_PID is the daemon that signals reach. Under it everything is slower: TL_SLOW scales
+# the deadlines for startup and for the exit (valgrind's leak check runs at exit).
+read -r -a TL_WRAPPER <<<"${NETPOLD_WRAPPER:-}"
+TL_SLOW=1
+[[ ${#TL_WRAPPER[@]} -eq 0 ]] || TL_SLOW=${NETPOLD_WRAPPER_SLOWDOWN:-10}
 declare -A TL_PID=() TL_SOCK=() TL_ST=()
 TL_NAME="test"
 TL_TMP=
@@ -161,21 +169,37 @@ tl_start() {
 
 	ns=$(world_node_ns "$node") || fail "no node $node"
 	TL_SOCK[$node]=$TL_TMP/run-$node/netpold.sock
-	# ip netns exec execs netpold, so $! is netpold itself
-	ip netns exec "$ns" "$TL_BUILD/netpold" --manifests "$TL_M" --node-name "$node" \
-		--status-socket "${TL_SOCK[$node]}" --table "$TL_TABLE" --config "$TL_TMP/netpold.conf" "$@" \
-		>>"$TL_TMP/$node.log" 2>&1 &
+	# ip netns exec execs netpold (or the wrapper, which runs it in the same process), so $!
+	# is netpold itself
+	ip netns exec "$ns" "${TL_WRAPPER[@]}" "$TL_BUILD/netpold" --manifests "$TL_M" \
+		--node-name "$node" --status-socket "${TL_SOCK[$node]}" --table "$TL_TABLE" \
+		--config "$TL_TMP/netpold.conf" "$@" >>"$TL_TMP/$node.log" 2>&1 &
 	pid=$!
 	TL_PID[$node]=$pid
-	for ((i = 0; i < 1000; i++)); do
+	for ((i = 0; i < 1000 * TL_SLOW; i++)); do
 		kill -0 "$pid" 2>/dev/null || fail "netpold on $node exited at start"
 		if [[ -S ${TL_SOCK[$node]} ]] &&
 			_tl_api "$node" -f http://localhost/healthz >/dev/null 2>&1; then
+			_tl_is_netpold "$pid" || fail "PID $pid on $node is not netpold: $(_tl_comm "$pid")"
 			return 0
 		fi
 		sleep 0.01
 	done
 	fail "netpold on $node: status socket never answered"
+}
+
+_tl_comm() { cat "/proc/$1/comm" 2>/dev/null; }
+
+# _tl_is_netpold PID: the process the tests signal is the daemon, not a wrapper around it.
+# Under valgrind the daemon's process is the tool's: comm "memcheck-amd64-" (15 characters of
+# memcheck-amd64-linux), with netpold's path still in its command line.
+_tl_is_netpold() {
+	local comm
+
+	comm=$(_tl_comm "$1") || return 1
+	[[ $comm == netpold ]] && return 0
+	[[ ${#TL_WRAPPER[@]} -gt 0 && $comm == memcheck-* ]] || return 1
+	tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null | grep -qxF "$TL_BUILD/netpold"
 }
 
 _tl_stop_pid() {
@@ -185,7 +209,7 @@ _tl_stop_pid() {
 	unset "TL_PID[$node]"
 	kill -0 "$pid" 2>/dev/null || return 0
 	kill -"$sig" "$pid" 2>/dev/null
-	for ((i = 0; i < 250; i++)); do
+	for ((i = 0; i < 250 * TL_SLOW; i++)); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.02
 	done
@@ -335,9 +359,10 @@ tl_table_handles() {
 }
 
 # tl_wait_status NODE JQ_EXPR DEADLINE_MS: poll GET /v1/status until JQ_EXPR holds (status in
-# TL_ST[NODE]); returns 1 at the deadline. For watching the daemon act on its own (drift).
+# TL_ST[NODE]); returns 1 at the deadline (TL_SLOW times longer under NETPOLD_WRAPPER). For
+# watching the daemon act on its own (drift).
 tl_wait_status() {
-	local node=$1 expr=$2 deadline=$(($(tl_now) + $3))
+	local node=$1 expr=$2 deadline=$(($(tl_now) + $3 * TL_SLOW))
 
 	while :; do
 		TL_ST[$node]=$(tl_status "$node") || return 1
