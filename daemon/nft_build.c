@@ -442,6 +442,21 @@ static bool u32_is(const struct nftnl_expr *e, uint16_t attr, uint32_t v)
 	return nftnl_expr_is_set(e, attr) && nftnl_expr_get_u32(e, attr) == v;
 }
 
+/*
+ * The kernel keeps registers as 32-bit slots and dumps them in its own form
+ * (NFT_REG32_00 comes back as NFT_REG_1, NFT_REG32_04 as NFT_REG_2): compare
+ * slots, not numbers. NFT_REG_VERDICT is slot 0.
+ */
+static uint32_t reg_slot(uint32_t reg)
+{
+	return reg <= NFT_REG_4 ? reg * 4 : reg - NFT_REG32_00 + 4;
+}
+
+static bool reg_is(const struct nftnl_expr *e, uint16_t attr, uint32_t reg)
+{
+	return nftnl_expr_is_set(e, attr) && reg_slot(nftnl_expr_get_u32(e, attr)) == reg_slot(reg);
+}
+
 static const void *data_of(const struct nftnl_expr *e, uint16_t attr, uint32_t want_len)
 {
 	uint32_t len = 0;
@@ -491,11 +506,12 @@ static int parse_expr_cb(struct nftnl_expr *e, void *data)
 	if (strcmp(name, "meta") == 0) {
 		uint32_t key = nftnl_expr_get_u32(e, NFTNL_EXPR_META_KEY);
 
-		if (ctx->st == P_ADDR && key == NFT_META_L4PROTO) {
+		if (ctx->st == P_ADDR && key == NFT_META_L4PROTO &&
+		    reg_is(e, NFTNL_EXPR_META_DREG, NFT_REG32_00 + ctx->addr_len / 4)) {
 			ctx->st = P_ADDR_L4;
 			return 0;
 		}
-		if (ctx->st != P_NONE || !u32_is(e, NFTNL_EXPR_META_DREG, NFT_REG_1))
+		if (ctx->st != P_NONE || !reg_is(e, NFTNL_EXPR_META_DREG, NFT_REG_1))
 			goto bad;
 		if (key == NFT_META_NFPROTO && !r->nfproto)
 			ctx->st = P_NFPROTO;
@@ -508,6 +524,8 @@ static int parse_expr_cb(struct nftnl_expr *e, void *data)
 	if (strcmp(name, "cmp") == 0) {
 		uint32_t op = nftnl_expr_get_u32(e, NFTNL_EXPR_CMP_OP);
 
+		if (!reg_is(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1))
+			goto bad;
 		if (ctx->st == P_NFPROTO && op == NFT_CMP_EQ && (d = data_of(e, NFTNL_EXPR_CMP_DATA, 1)))
 			r->nfproto = d[0];
 		else if (ctx->st == P_L4PROTO && op == NFT_CMP_EQ &&
@@ -526,7 +544,8 @@ static int parse_expr_cb(struct nftnl_expr *e, void *data)
 		return 0;
 	}
 	if (strcmp(name, "ct") == 0) {
-		if (ctx->st != P_NONE || !u32_is(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATE))
+		if (ctx->st != P_NONE || !u32_is(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATE) ||
+		    !reg_is(e, NFTNL_EXPR_CT_DREG, NFT_REG_1))
 			goto bad;
 		ctx->st = P_CT;
 		return 0;
@@ -534,8 +553,11 @@ static int parse_expr_cb(struct nftnl_expr *e, void *data)
 	if (strcmp(name, "bitwise") == 0) {
 		uint32_t mask = NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | NF_CT_STATE_BIT(IP_CT_RELATED);
 
-		if (ctx->st != P_CT || !(d = data_of(e, NFTNL_EXPR_BITWISE_MASK, 4)) ||
-		    memcmp(d, &mask, 4) != 0)
+		if (ctx->st != P_CT || !reg_is(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1) ||
+		    !reg_is(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1) ||
+		    !u32_is(e, NFTNL_EXPR_BITWISE_LEN, 4) ||
+		    !(d = data_of(e, NFTNL_EXPR_BITWISE_XOR, 4)) || memcmp(d, "\0\0\0\0", 4) != 0 ||
+		    !(d = data_of(e, NFTNL_EXPR_BITWISE_MASK, 4)) || memcmp(d, &mask, 4) != 0)
 			goto bad;
 		ctx->st = P_CT_MASKED;
 		return 0;
@@ -546,11 +568,11 @@ static int parse_expr_cb(struct nftnl_expr *e, void *data)
 		uint32_t len = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_LEN);
 
 		if (ctx->st == P_ADDR_L4 && base == NFT_PAYLOAD_TRANSPORT_HEADER && off == 2 &&
-		    len == 2) {
+		    len == 2 && reg_is(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG32_00 + ctx->addr_len / 4 + 1)) {
 			ctx->st = P_ADDR_L4_PORT;
 			return 0;
 		}
-		if (ctx->st != P_NONE)
+		if (ctx->st != P_NONE || !reg_is(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1))
 			goto bad;
 		if (base == NFT_PAYLOAD_NETWORK_HEADER && r->addr != PLAN_ADDR_NONE && r->set &&
 		    !r->nset && !r->named && off == ctx->addr_off && len == ctx->addr_len) {
@@ -572,6 +594,9 @@ static int parse_expr_cb(struct nftnl_expr *e, void *data)
 	if (strcmp(name, "range") == 0) {
 		const uint8_t *lo, *hi;
 
+		if (!reg_is(e, NFTNL_EXPR_RANGE_SREG, NFT_REG_1) ||
+		    !u32_is(e, NFTNL_EXPR_RANGE_OP, NFT_RANGE_EQ))
+			goto bad;
 		if (ctx->st == P_ICMP_TYPE && (lo = data_of(e, NFTNL_EXPR_RANGE_FROM_DATA, 1)) &&
 		    (hi = data_of(e, NFTNL_EXPR_RANGE_TO_DATA, 1)) && lo[0] == ND_TYPE_FIRST &&
 		    hi[0] == ND_TYPE_LAST)
@@ -590,6 +615,7 @@ static int parse_expr_cb(struct nftnl_expr *e, void *data)
 		const char *set = nftnl_expr_get_str(e, NFTNL_EXPR_LOOKUP_SET);
 
 		if (!set || !u32_is(e, NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV) ||
+		    !reg_is(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1) ||
 		    nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_DREG) || !(r->nset = strdup(set)))
 			goto bad;
 		ctx->st = P_NONE;
@@ -634,6 +660,7 @@ static int parse_expr_cb(struct nftnl_expr *e, void *data)
 		const char *set = nftnl_expr_get_str(e, NFTNL_EXPR_LOOKUP_SET);
 
 		if ((ctx->st != P_ADDR && ctx->st != P_ADDR_L4_PORT) || !set ||
+		    !reg_is(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1) ||
 		    (nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_FLAGS) &&
 		     nftnl_expr_get_u32(e, NFTNL_EXPR_LOOKUP_FLAGS) != 0))
 			goto bad;
